@@ -1,0 +1,1 @@
+"""The actors of a supervisor process; each is a long-lived trio task."""

@@ -1,0 +1,29 @@
+"""The scheduler: promotes due retries, reclaims expired leases, forgets
+finished jobs past their TTL. Any number may run; each step is atomic."""
+
+from __future__ import annotations
+
+import trio
+
+from boltq.constants import MAINTENANCE_BATCH, SCHEDULER_TICK_S
+from boltq.store import Store
+
+
+async def scheduler(
+    store: Store,
+    *,
+    tick: float = SCHEDULER_TICK_S,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Sleep until the next retry is due (at most ``tick``), then run one pass."""
+    task_status.started()
+    while True:
+        next_due = await store.promote_due()
+        reclaimed = await store.reclaim_expired()
+        await store.expire_finished()
+        if reclaimed >= MAINTENANCE_BATCH:
+            continue
+        delay = tick
+        if next_due is not None:
+            delay = min(tick, max(0.0, (next_due - store.clock.now_ms()) / 1000))
+        await trio.sleep(delay)

@@ -1,0 +1,44 @@
+--[[
+  Enqueue a batch of new jobs as pending.
+
+  KEYS[1] jobs     hash  id -> record JSON
+  KEYS[2] pending  zset  id by pending_score(priority, seq)
+  KEYS[3] events   stream
+  KEYS[4] stats    hash  counters
+  KEYS[5] seq      counter for FIFO order within a priority
+  KEYS[6] wake     list  tokens for blocked fetchers
+
+  ARGV[1] now (ms)   ARGV[2] events maxlen
+  ARGV[3..] one record JSON per job (status pending, attempts 0)
+
+  Returns: the number of jobs enqueued; an id that already exists is skipped
+  (its slot in the reply list is 0, else 1), so a retried submission cannot
+  put one job in two places.
+  Events: created
+]]
+--- @include "record"
+--- @include "events"
+--- @include "pending"
+
+local now = tonumber(ARGV[1])
+local maxlen = tonumber(ARGV[2])
+local added = {}
+local count = 0
+for i = 3, #ARGV do
+  local rec = cjson.decode(ARGV[i])
+  if redis.call('HEXISTS', KEYS[1], rec.id) == 1 then
+    added[#added + 1] = 0
+  else
+    rec.seq = redis.call('INCR', KEYS[5])
+    save_record(KEYS[1], rec)
+    redis.call('ZADD', KEYS[2], pending_score(rec.priority, rec.seq), rec.id)
+    emit(KEYS[3], maxlen, rec, 'created', now)
+    added[#added + 1] = 1
+    count = count + 1
+  end
+end
+if count > 0 then
+  redis.call('HINCRBY', KEYS[4], 'published', count)
+  wake(KEYS[6], count)
+end
+return added

@@ -1,0 +1,17 @@
+"""Redis storage of queues: keys, Lua transitions, and how to connect."""
+
+from boltq.store.connect import open_client, open_store
+from boltq.store.keys import QueueKeys
+from boltq.store.redis_store import Claimed, Completion, Failure, Stats, Store, StorePolicy
+
+__all__ = [
+    "Claimed",
+    "Completion",
+    "Failure",
+    "QueueKeys",
+    "Stats",
+    "Store",
+    "StorePolicy",
+    "open_client",
+    "open_store",
+]

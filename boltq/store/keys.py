@@ -1,0 +1,43 @@
+"""Redis key names of one queue. All share the hash tag ``{queue}`` so a
+queue lives in one Redis Cluster slot and every script can touch all of it."""
+
+from __future__ import annotations
+
+import attrs
+
+from boltq.constants import KEY_PREFIX
+
+
+@attrs.frozen
+class QueueKeys:
+    """Every key of one queue, built once per store."""
+
+    queue: str
+    jobs: str = attrs.field(init=False)
+    """hash: job id -> record JSON (the single source of a job's fields)."""
+    pending: str = attrs.field(init=False)
+    """zset: waiting jobs by (priority, arrival)."""
+    delayed: str = attrs.field(init=False)
+    """zset: retrying jobs by due time."""
+    active: str = attrs.field(init=False)
+    """zset: running jobs by lease deadline."""
+    leases: str = attrs.field(init=False)
+    """hash: running job id -> current lease token."""
+    dead: str = attrs.field(init=False)
+    """zset: dead-letter jobs by the time they died."""
+    finished: str = attrs.field(init=False)
+    """zset: completed and cancelled jobs by record expiry time."""
+    events: str = attrs.field(init=False)
+    """stream: one entry per transition, capped."""
+    stats: str = attrs.field(init=False)
+    """hash: transition counters."""
+    seq: str = attrs.field(init=False)
+    """counter: arrival order within a priority."""
+    wake: str = attrs.field(init=False)
+    """list: tokens that wake fetchers blocked on an empty queue."""
+
+    def __attrs_post_init__(self) -> None:
+        base = f"{KEY_PREFIX}:{{{self.queue}}}"
+        for name in ("jobs", "pending", "delayed", "active", "leases", "dead",
+                     "finished", "events", "stats", "seq", "wake"):
+            object.__setattr__(self, name, f"{base}:{name}")

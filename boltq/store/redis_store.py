@@ -1,0 +1,300 @@
+"""The queue's store: every job transition as one atomic Lua script call.
+
+Python never reads a job, decides and writes back in two round trips; it
+calls the transition's script with the keys, the time and the batch.
+Batch calls (enqueue, claim, ack, renew, requeue) are how BoltQ stays fast:
+round trips, not Python, are the cost to cut.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+import coredis
+
+from boltq.clock import Clock
+from boltq.constants import (
+    CLAIM_BATCH_MAX,
+    DEFAULT_JOB_STATUS_TTL_S,
+    DEFAULT_LEASE_TIMEOUT_S,
+    DEFAULT_QUEUE,
+    DEFAULT_RETRY_BACKOFF_BASE_S,
+    DEFAULT_RETRY_BACKOFF_MAX_S,
+    EVENTS_MAXLEN,
+    MAINTENANCE_BATCH,
+)
+from boltq.errors import JobNotFoundError, JobStateError
+from boltq.job import Job, JobSpec, JobStatus, new_job_id
+from boltq.record import dumps, job_from_record, new_record
+from boltq.store.keys import QueueKeys
+from boltq.store.scripts import TransitionScript, load_scripts
+
+
+@attrs.frozen
+class StorePolicy:
+    """Timing rules the scripts apply, in seconds."""
+
+    job_status_ttl: float = DEFAULT_JOB_STATUS_TTL_S
+    lease_timeout: float = DEFAULT_LEASE_TIMEOUT_S
+    retry_backoff_base: float = DEFAULT_RETRY_BACKOFF_BASE_S
+    retry_backoff_max: float = DEFAULT_RETRY_BACKOFF_MAX_S
+    events_maxlen: int = EVENTS_MAXLEN
+
+
+@attrs.frozen
+class Claimed:
+    """A job this process now runs, and the lease token that proves it."""
+
+    job: Job
+    token: str
+
+
+@attrs.frozen
+class Completion:
+    """A finished attempt's result, waiting to be written."""
+
+    job_id: str
+    token: str
+    result: Any = None
+
+
+@attrs.frozen
+class Failure:
+    """A failed attempt's error, waiting to be written."""
+
+    job_id: str
+    token: str
+    error: str
+
+
+@attrs.frozen
+class Stats:
+    """Queue counters (since the queue began) and current sizes."""
+
+    published: int
+    processed: int
+    failed: int
+    retry: int
+    dead_letter: int
+    pending: int
+    running: int
+    delayed: int
+    cancelled: int
+    reclaimed: int
+    stale_writes: int
+
+
+def _ms(seconds: float) -> int:
+    return int(seconds * 1000)
+
+
+class Store:
+    """One queue in Redis (real or embedded), seen through its transitions."""
+
+    def __init__(
+        self,
+        client: coredis.Redis[str],
+        clock: Clock,
+        *,
+        queue: str = DEFAULT_QUEUE,
+        policy: StorePolicy | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.client = client
+        self.clock = clock
+        self.keys = QueueKeys(queue)
+        self.policy = policy or StorePolicy()
+        self._rng = rng or random.Random()
+        self._scripts = load_scripts(client)
+
+    async def load_scripts(self) -> None:
+        """Load every script into Redis now, so no call pays for a NOSCRIPT retry."""
+        for script in self._scripts.values():
+            await self.client.script_load(script.script.script)
+
+    def _script(self, name: str) -> TransitionScript:
+        return self._scripts[name]
+
+    # -- submission -----------------------------------------------------------
+
+    async def enqueue(self, specs: Sequence[JobSpec]) -> list[str]:
+        """Write new jobs as pending, all in one script call; return their ids."""
+        if not specs:
+            return []
+        now = self.clock.now_ms()
+        ids = [new_job_id() for _ in specs]
+        records = [new_record(job_id, spec, now) for job_id, spec in zip(ids, specs, strict=True)]
+        k = self.keys
+        await self._script("enqueue")(
+            [k.jobs, k.pending, k.events, k.stats, k.seq, k.wake],
+            [now, self.policy.events_maxlen, *records],
+        )
+        return ids
+
+    # -- the worker side --------------------------------------------------------
+
+    async def claim(self, worker_id: str, count: int) -> list[Claimed]:
+        """Move up to ``count`` pending jobs to active under fresh leases."""
+        count = max(1, min(count, CLAIM_BATCH_MAX))
+        now = self.clock.now_ms()
+        k = self.keys
+        reply = await self._script("claim")(
+            [k.jobs, k.pending, k.active, k.leases, k.events, k.wake],
+            [now, now + _ms(self.policy.lease_timeout), worker_id, count,
+             self.policy.events_maxlen],
+        )
+        return [
+            Claimed(job_from_record(reply[i]), reply[i + 1]) for i in range(0, len(reply), 2)
+        ]
+
+    async def wait_for_work(self, block_seconds: float) -> bool:
+        """Block on Redis until an enqueue or promotion signals work, or ``block_seconds``.
+
+        The wait happens in Redis (BLPOP), so it must be a server-side timeout.
+        """
+        seconds = max(block_seconds, 0.01)
+        return await self.client.blpop([self.keys.wake], timeout=seconds) is not None
+
+    async def ack(self, completions: Sequence[Completion],
+                  failures: Sequence[Failure]) -> list[str]:
+        """Write finished attempts in one round trip; return stale job ids."""
+        now = self.clock.now_ms()
+        k = self.keys
+        p = self.policy
+        replies = []
+        async with self.client.pipeline(transaction=False) as pipe:
+            if completions:
+                args: list[Any] = [now, now + _ms(p.job_status_ttl), p.events_maxlen]
+                for c in completions:
+                    args += [c.job_id, c.token, "" if c.result is None else dumps(c.result)]
+                replies.append(self._script("complete").queue(
+                    pipe, [k.jobs, k.active, k.leases, k.finished, k.events, k.stats], args))
+            if failures:
+                args = [now, p.events_maxlen, _ms(p.retry_backoff_base),
+                        _ms(p.retry_backoff_max)]
+                for f in failures:
+                    args += [f.job_id, f.token, f.error, self._rng.random()]
+                replies.append(self._script("fail").queue(
+                    pipe, [k.jobs, k.active, k.delayed, k.dead, k.events, k.stats, k.leases],
+                    args))
+        stale: list[str] = []
+        for reply in replies:
+            stale += await reply
+        return stale
+
+    async def renew(self, leases: Sequence[tuple[str, str]]) -> list[str]:
+        """Extend every given lease in one call; return the ids no longer held."""
+        if not leases:
+            return []
+        deadline = self.clock.now_ms() + _ms(self.policy.lease_timeout)
+        args: list[Any] = [deadline]
+        for job_id, token in leases:
+            args += [job_id, token]
+        return list(await self._script("renew")([self.keys.active, self.keys.leases], args))
+
+    async def requeue(self, leases: Sequence[tuple[str, str]]) -> list[str]:
+        """Put interrupted jobs back to pending, attempt not counted; return stale ids."""
+        if not leases:
+            return []
+        k = self.keys
+        args: list[Any] = [self.clock.now_ms(), self.policy.events_maxlen]
+        for job_id, token in leases:
+            args += [job_id, token]
+        return list(await self._script("requeue")(
+            [k.jobs, k.active, k.leases, k.pending, k.events, k.wake, k.stats], args))
+
+    # -- operator requests --------------------------------------------------------
+
+    async def cancel(self, job_id: str) -> JobStatus:
+        """Cancel a job that has not finished; return the status it had."""
+        now = self.clock.now_ms()
+        k = self.keys
+        reply = await self._script("cancel")(
+            [k.jobs, k.pending, k.delayed, k.active, k.leases, k.finished, k.events, k.stats],
+            [job_id, now, now + _ms(self.policy.job_status_ttl), self.policy.events_maxlen],
+        )
+        if reply[0] == -1:
+            raise JobNotFoundError(job_id)
+        if reply[0] == -2:
+            raise JobStateError(job_id, reply[1], f"job {job_id!r} already finished ({reply[1]})")
+        return JobStatus(reply[1])
+
+    async def retry_dead(self, job_id: str) -> None:
+        """Send a dead-letter job back for another round of attempts."""
+        k = self.keys
+        reply = await self._script("retry")(
+            [k.jobs, k.dead, k.delayed, k.events],
+            [job_id, self.clock.now_ms(), self.policy.events_maxlen],
+        )
+        if reply[0] == -1:
+            raise JobNotFoundError(job_id)
+        if reply[0] == -3:
+            raise JobStateError(
+                job_id, reply[1], f"job {job_id!r} is {reply[1]}, not in the dead letter queue")
+
+    # -- maintenance (the scheduler) -----------------------------------------------
+
+    async def promote_due(self) -> int | None:
+        """Move due retries to pending; return when the next one is due (ms), if any."""
+        k = self.keys
+        _, next_due = await self._script("promote")(
+            [k.jobs, k.delayed, k.pending, k.seq, k.events, k.wake],
+            [self.clock.now_ms(), MAINTENANCE_BATCH, self.policy.events_maxlen],
+        )
+        return None if next_due == -1 else int(next_due)
+
+    async def reclaim_expired(self) -> int:
+        """Fail the attempts whose lease ran out; return how many."""
+        k = self.keys
+        p = self.policy
+        return int(await self._script("reclaim")(
+            [k.jobs, k.active, k.delayed, k.dead, k.events, k.stats, k.leases],
+            [self.clock.now_ms(), p.events_maxlen, _ms(p.retry_backoff_base),
+             _ms(p.retry_backoff_max), MAINTENANCE_BATCH, self._rng.random()],
+        ))
+
+    async def expire_finished(self) -> int:
+        """Forget finished jobs past the status TTL; return how many."""
+        return int(await self._script("expire")(
+            [self.keys.jobs, self.keys.finished], [self.clock.now_ms(), MAINTENANCE_BATCH]))
+
+    # -- reads ----------------------------------------------------------------------
+
+    async def get(self, job_id: str) -> Job:
+        """The job's current record; a record past its TTL counts as gone."""
+        async with self.client.pipeline(transaction=False) as pipe:
+            raw_req = pipe.hget(self.keys.jobs, job_id)
+            expiry_req = pipe.zscore(self.keys.finished, job_id)
+        raw, expiry = await raw_req, await expiry_req
+        if raw is None or (expiry is not None and expiry <= self.clock.now_ms()):
+            raise JobNotFoundError(job_id)
+        return job_from_record(raw)
+
+    async def stats(self) -> Stats:
+        """Counters and sizes, read in one round trip."""
+        k = self.keys
+        async with self.client.pipeline(transaction=False) as pipe:
+            counters_req = pipe.hgetall(k.stats)
+            sizes_req = [pipe.zcard(key) for key in (k.pending, k.active, k.delayed, k.dead)]
+        counters = {name: int(value) for name, value in (await counters_req).items()}
+        pending, running, delayed, dead = [await req for req in sizes_req]
+        return Stats(
+            published=counters.get("published", 0),
+            processed=counters.get("processed", 0),
+            failed=counters.get("failed", 0),
+            retry=counters.get("retry", 0),
+            dead_letter=dead,
+            pending=pending,
+            running=running,
+            delayed=delayed,
+            cancelled=counters.get("cancelled", 0),
+            reclaimed=counters.get("reclaimed", 0),
+            stale_writes=counters.get("stale_writes", 0),
+        )
+
+    async def ping(self) -> bool:
+        """True when Redis answers."""
+        return bool(await self.client.ping())

@@ -1,0 +1,176 @@
+"""The supervisor: one root nursery running every actor of a process.
+
+    api ─ scheduler ─ lease keeper                      (services)
+    fetcher ─► jobs ─► worker x N ─► outcomes ─► acker   (the work path)
+            ◄─ one ticket per idle worker ─┘
+
+Crashed actors are restarted with exponential backoff (one-for-one); an
+actor that fails before it is ready stops start-up instead. Shutdown stops
+the fetcher, lets running jobs finish within the grace period, cancels the
+rest, writes every outcome, and puts interrupted jobs back to pending.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import attrs
+import trio
+
+from boltq.actors.acker import acker
+from boltq.actors.api import api
+from boltq.actors.fetcher import fetcher
+from boltq.actors.lease_keeper import lease_keeper
+from boltq.actors.scheduler import scheduler
+from boltq.actors.worker import Outcome, worker
+from boltq.config import Settings
+from boltq.constants import LEASE_RENEW_INTERVAL_S
+from boltq.inflight import InFlight
+from boltq.store import Claimed, Store
+from boltq.web import create_app
+
+log = logging.getLogger("boltq.supervisor")
+
+RESTART_INITIAL_S = 0.1
+RESTART_MAX_S = 30.0
+#: An actor that ran this long before crashing restarts without backoff debt.
+RESTART_RESET_S = 60.0
+#: The final requeue is shielded from cancellation, for at most this long.
+FINAL_WRITE_S = 10.0
+
+ActorRun = Callable[[trio.TaskStatus[Any]], Awaitable[None]]
+
+
+@attrs.define
+class Shutdown:
+    """Asks a supervisor to stop: the first request drains, the second hurries."""
+
+    requested: trio.Event = attrs.field(factory=trio.Event)
+    hurry: trio.Event = attrs.field(factory=trio.Event)
+
+    def request(self) -> None:
+        if self.requested.is_set():
+            self.hurry.set()
+        self.requested.set()
+
+
+@attrs.frozen
+class SupervisorInfo:
+    """What a started supervisor reports: where its API listens."""
+
+    api_urls: tuple[str, ...]
+
+
+class _ReadyFlag:
+    """Passes ``started`` through and remembers that it happened."""
+
+    def __init__(self, inner: trio.TaskStatus[Any]) -> None:
+        self.inner = inner
+        self.ready = False
+
+    def started(self, value: Any = None) -> None:
+        self.ready = True
+        self.inner.started(value)
+
+
+async def supervised(
+    name: str,
+    run: ActorRun,
+    *,
+    task_status: trio.TaskStatus[Any] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Run an actor; restart it with backoff whenever it crashes after start-up."""
+    status = _ReadyFlag(task_status)
+    delay = RESTART_INITIAL_S
+    while True:
+        began = trio.current_time()
+        try:
+            await run(status)  # type: ignore[arg-type]
+            return
+        except Exception:
+            if not status.ready:
+                raise
+            if trio.current_time() - began > RESTART_RESET_S:
+                delay = RESTART_INITIAL_S
+            log.exception("actor %s crashed; restarting in %.1fs", name, delay)
+        await trio.sleep(delay)
+        delay = min(delay * 2, RESTART_MAX_S)
+        status = _ReadyFlag(trio.TASK_STATUS_IGNORED)
+        status.ready = True
+
+
+async def _drain(inflight: InFlight, grace: float, hurry: trio.Event) -> None:
+    """Wait for held jobs to finish, until the grace period ends or we are hurried."""
+    with trio.move_on_after(grace):
+        async with trio.open_nursery() as nursery:
+            async def end_on_hurry() -> None:
+                await hurry.wait()
+                nursery.cancel_scope.cancel()
+
+            nursery.start_soon(end_on_hurry)
+            await inflight.wait_empty()
+            nursery.cancel_scope.cancel()
+
+
+async def run_supervisor(
+    settings: Settings,
+    store: Store,
+    shutdown: Shutdown,
+    *,
+    task_status: trio.TaskStatus[SupervisorInfo] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Run every actor until ``shutdown`` is requested, then stop without losing a job."""
+    inflight = InFlight()
+    n = settings.num_workers
+    idle_send, idle_recv = trio.open_memory_channel[None](n)
+    jobs_send, jobs_recv = trio.open_memory_channel[Claimed](n)
+    outcomes_send, outcomes_recv = trio.open_memory_channel[Outcome](n)
+    app = create_app(store, default_max_attempts=settings.max_attempts)
+
+    async with trio.open_nursery() as services:
+        urls = await services.start(supervised, "api", lambda st: api(
+            app, settings.api_host, settings.api_port, task_status=st))
+        await services.start(supervised, "scheduler", lambda st: scheduler(
+            store, task_status=st))
+        await services.start(supervised, "lease_keeper", lambda st: lease_keeper(
+            store, inflight, LEASE_RENEW_INTERVAL_S, task_status=st))
+
+        async with trio.open_nursery() as ack_path:
+            await ack_path.start(acker, store, outcomes_recv, inflight)
+            async with trio.open_nursery() as pool:
+                for i in range(n):
+                    await pool.start(supervised, f"worker-{i + 1}", lambda st: worker(
+                        settings.worker_id, idle_send.clone(), jobs_recv.clone(),
+                        outcomes_send.clone(), inflight, task_status=st))
+                fetch_scope = trio.CancelScope()
+
+                async def run_fetcher(task_status: trio.TaskStatus[None]) -> None:
+                    with fetch_scope:
+                        await supervised("fetcher", lambda st: fetcher(
+                            store, settings.worker_id, idle_recv.clone(), jobs_send.clone(),
+                            inflight, task_status=st), task_status=task_status)
+
+                await pool.start(run_fetcher)
+                log.info("boltq ready: API on %s, %d workers, worker id %s",
+                         ", ".join(urls), n, settings.worker_id)
+                task_status.started(SupervisorInfo(tuple(urls)))
+
+                await shutdown.requested.wait()
+                log.info("shutting down: no new jobs; waiting up to %gs for %d running",
+                         settings.shutdown_timeout, len(inflight))
+                fetch_scope.cancel()
+                await _drain(inflight, settings.shutdown_timeout, shutdown.hurry)
+                pool.cancel_scope.cancel()
+            for end in (outcomes_send, jobs_send, idle_send, idle_recv, jobs_recv):
+                end.close()
+        # the acker has written every outcome; what is still held was interrupted
+        leftovers = inflight.leases()
+        if leftovers:
+            with trio.CancelScope(shield=True) as final:  # the put-back must be written
+                final.deadline = trio.current_time() + FINAL_WRITE_S
+                await store.requeue(leftovers)
+            log.info("put %d interrupted job(s) back to pending", len(leftovers))
+        services.cancel_scope.cancel()
+    log.info("shutdown complete")

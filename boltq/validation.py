@@ -1,0 +1,86 @@
+"""Turns a submitted JSON body into a :class:`JobSpec`, or an error naming the field.
+
+The rules are one JSON Schema (also the API's documented contract), compiled
+once by fastjsonschema; this module only rephrases its first complaint.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import fastjsonschema
+
+from boltq.constants import (
+    MAX_MAX_ATTEMPTS,
+    MAX_PRIORITY,
+    MAX_TAG_LENGTH,
+    MAX_TAGS,
+    MAX_TIMEOUT_S,
+    MAX_TYPE_LENGTH,
+    MIN_MAX_ATTEMPTS,
+    MIN_PRIORITY,
+)
+from boltq.errors import InvalidJobError
+from boltq.job import JobSpec
+
+#: A job submission, as ``POST /api/jobs`` takes it. ``null`` means "default".
+SUBMISSION_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "type": {"type": "string", "minLength": 1, "maxLength": MAX_TYPE_LENGTH,
+                 "pattern": r"\S"},
+        "payload": {},
+        "priority": {"type": ["integer", "null"], "minimum": MIN_PRIORITY,
+                     "maximum": MAX_PRIORITY},
+        "max_attempts": {"type": ["integer", "null"], "minimum": MIN_MAX_ATTEMPTS,
+                         "maximum": MAX_MAX_ATTEMPTS},
+        "timeout": {"type": ["number", "null"], "exclusiveMinimum": 0,
+                    "maximum": MAX_TIMEOUT_S},
+        "tags": {"type": ["array", "null"], "maxItems": MAX_TAGS,
+                 "items": {"type": "string", "maxLength": MAX_TAG_LENGTH}},
+    },
+    "required": ["type"],
+    "additionalProperties": False,
+}
+
+_validate = fastjsonschema.compile(SUBMISSION_SCHEMA)
+
+
+def _field_of(exc: fastjsonschema.JsonSchemaValueException, body: Any) -> tuple[str, str]:
+    """(field, message) for the schema's complaint, in the API's words."""
+    name = exc.name or "data"
+    field = name.removeprefix("data").removeprefix(".")
+    if exc.rule == "required":
+        missing = [k for k in SUBMISSION_SCHEMA["required"] if k not in body]
+        return missing[0], f"{missing[0]} is required"
+    if exc.rule == "additionalProperties":
+        unknown = sorted(set(body) - set(SUBMISSION_SCHEMA["properties"]))
+        return unknown[0], f"unknown field {unknown[0]!r}"
+    if not field:
+        return "body", "request body must be a JSON object"
+    message = exc.message.removeprefix(name).strip()
+    if exc.rule == "pattern":
+        message = "must not be blank"
+    return field, f"{field} {message}"
+
+
+def parse_submission(body: Any, *, default_max_attempts: int) -> JobSpec:
+    """Validate one submission; raise :class:`InvalidJobError` naming the field."""
+    try:
+        _validate(body)
+    except fastjsonschema.JsonSchemaValueException as exc:
+        field, message = _field_of(exc, body)
+        raise InvalidJobError(field, message) from None
+
+    def given(name: str, default: Any) -> Any:
+        value = body.get(name)
+        return default if value is None else value
+
+    return JobSpec(
+        type=body["type"],
+        payload=body.get("payload"),
+        priority=int(given("priority", 0)),
+        max_attempts=int(given("max_attempts", default_max_attempts)),
+        timeout=None if body.get("timeout") is None else float(body["timeout"]),
+        tags=tuple(given("tags", ())),
+    )

@@ -1,0 +1,110 @@
+"""The REST API (quart-trio): the original BoltQ contract, JSON errors only.
+
+Handlers validate, call one store method, and shape the answer; they never
+touch Redis keys themselves. Every error is ``{"error": ..., "field": ...}``
+with a 4xx status (503 when Redis is unreachable); no input yields a 500.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import attrs
+from quart import Response, request
+from quart_trio import QuartTrio
+from werkzeug.exceptions import HTTPException
+
+from boltq.constants import MAX_BODY_BYTES
+from boltq.errors import InvalidJobError, JobNotFoundError, JobStateError
+from boltq.job import JobStatus
+from boltq.store import Store
+from boltq.validation import parse_submission
+from boltq.wire import job_to_wire
+
+log = logging.getLogger("boltq.api")
+
+
+def error_response(status: int, message: str, field: str | None = None,
+                   **extra: Any) -> Response:
+    """The one shape of every API error."""
+    body = {"error": message, "field": field, **extra}
+    return Response(json.dumps(body), status=status, mimetype="application/json")
+
+
+def json_response(status: int, body: Any) -> Response:
+    return Response(json.dumps(body), status=status, mimetype="application/json")
+
+
+async def _read_json() -> Any:
+    """The request body as JSON; raises InvalidJobError for anything else."""
+    raw = await request.get_data(cache=False, as_text=False)
+    if not raw:
+        raise InvalidJobError("body", "request body is empty; expected a JSON object")
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise InvalidJobError("body", f"request body is not valid JSON: {exc}") from None
+
+
+def create_app(store: Store, *, default_max_attempts: int) -> QuartTrio:
+    """The API bound to one queue's store."""
+    app = QuartTrio("boltq")
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+
+    @app.post("/api/jobs")
+    async def submit_job() -> Response:
+        spec = parse_submission(await _read_json(), default_max_attempts=default_max_attempts)
+        (job_id,) = await store.enqueue([spec])
+        return json_response(202, {"job_id": job_id, "status": JobStatus.PENDING.value})
+
+    @app.get("/api/jobs/<job_id>")
+    async def get_job(job_id: str) -> Response:
+        return json_response(200, job_to_wire(await store.get(job_id)))
+
+    @app.get("/api/stats")
+    async def get_stats() -> Response:
+        return json_response(200, attrs.asdict(await store.stats()))
+
+    @app.post("/api/jobs/<job_id>/cancel")
+    async def cancel_job(job_id: str) -> Response:
+        await store.cancel(job_id)
+        return json_response(200, {"job_id": job_id, "status": JobStatus.CANCELLED.value})
+
+    @app.post("/api/jobs/<job_id>/retry")
+    async def retry_job(job_id: str) -> Response:
+        await store.retry_dead(job_id)
+        return json_response(200, {"job_id": job_id, "status": JobStatus.RETRYING.value})
+
+    @app.get("/healthz")
+    async def healthz() -> Response:
+        return json_response(200, {"status": "ok"})
+
+    @app.errorhandler(InvalidJobError)
+    async def invalid(exc: InvalidJobError) -> Response:
+        return error_response(400, exc.message, exc.field)
+
+    @app.errorhandler(JobNotFoundError)
+    async def not_found(exc: JobNotFoundError) -> Response:
+        return error_response(404, str(exc), "job_id")
+
+    @app.errorhandler(JobStateError)
+    async def conflict(exc: JobStateError) -> Response:
+        return error_response(409, str(exc), "job_id", status=exc.status)
+
+    @app.errorhandler(HTTPException)
+    async def http_error(exc: HTTPException) -> Response:
+        code = exc.code or 500
+        if code == 413:
+            return error_response(413, f"request body is larger than {MAX_BODY_BYTES} bytes",
+                                  "body")
+        return error_response(code, exc.description or exc.name, None)
+
+    @app.errorhandler(ConnectionError)
+    @app.errorhandler(OSError)
+    async def store_unreachable(exc: Exception) -> Response:
+        log.warning("store unreachable: %s", exc)
+        return error_response(503, "the job store (Redis) is unreachable; try again", None)
+
+    return app
