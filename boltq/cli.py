@@ -16,7 +16,7 @@ import trio
 from boltq import __version__
 from boltq.builtin_processors import register_builtin_processors
 from boltq.config import Settings, load_settings
-from boltq.errors import ConfigError
+from boltq.errors import BoltQError, ConfigError
 from boltq.store import StorePolicy, open_store
 from boltq.supervisor import Shutdown, run_supervisor
 
@@ -97,6 +97,13 @@ async def serve(settings: Settings) -> None:
         nursery.cancel_scope.cancel()
 
 
+def _single_leaf(exc: BaseException) -> BaseException:
+    """The one error inside nested single-error groups (how nurseries report a failure)."""
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -107,13 +114,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = _apply_flags(load_settings(), args)
         logging.basicConfig(level=settings.log_level,
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        # coredis logs every connection retry at INFO; ours say what matters
+        logging.getLogger("coredis").setLevel(max(logging.WARNING, logging.root.level))
         register_builtin_processors()
         import_processor_modules(settings.imports)
         trio.run(serve, settings)
     except ConfigError as exc:
         print(f"boltq: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except OSError as exc:
-        print(f"boltq: {exc}", file=sys.stderr)
-        return 1
+    except BaseException as exc:
+        failure = _single_leaf(exc)
+        if not isinstance(failure, BoltQError):
+            raise
+        print(f"boltq: {failure}", file=sys.stderr)
+        return EXIT_USAGE if isinstance(failure, ConfigError) else 1
     return 0

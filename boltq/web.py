@@ -19,22 +19,21 @@ from werkzeug.exceptions import HTTPException
 from boltq.constants import MAX_BODY_BYTES
 from boltq.errors import InvalidJobError, JobNotFoundError, JobStateError
 from boltq.job import JobStatus
-from boltq.store import Store
+from boltq.store import UNREACHABLE_ERRORS, Store
 from boltq.validation import parse_submission
 from boltq.wire import job_to_wire
 
 log = logging.getLogger("boltq.api")
 
 
-def error_response(status: int, message: str, field: str | None = None,
+def error_response(http_status: int, message: str, field: str | None = None,
                    **extra: Any) -> Response:
-    """The one shape of every API error."""
-    body = {"error": message, "field": field, **extra}
-    return Response(json.dumps(body), status=status, mimetype="application/json")
+    """The one shape of every API error (``extra`` adds keys, e.g. the job's status)."""
+    return json_response(http_status, {"error": message, "field": field, **extra})
 
 
-def json_response(status: int, body: Any) -> Response:
-    return Response(json.dumps(body), status=status, mimetype="application/json")
+def json_response(http_status: int, body: Any) -> Response:
+    return Response(json.dumps(body), status=http_status, mimetype="application/json")
 
 
 async def _read_json() -> Any:
@@ -101,10 +100,11 @@ def create_app(store: Store, *, default_max_attempts: int) -> QuartTrio:
                                   "body")
         return error_response(code, exc.description or exc.name, None)
 
-    @app.errorhandler(ConnectionError)
-    @app.errorhandler(OSError)
     async def store_unreachable(exc: Exception) -> Response:
         log.warning("store unreachable: %s", exc)
         return error_response(503, "the job store (Redis) is unreachable; try again", None)
+
+    for error in UNREACHABLE_ERRORS:
+        app.register_error_handler(error, store_unreachable)
 
     return app

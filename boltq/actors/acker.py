@@ -24,7 +24,7 @@ async def write_outcomes(store: Store, batch: list[Completion | Failure]) -> Non
     while True:
         try:
             stale = await store.ack(completions, failures)
-        except (OSError, ConnectionError, TimeoutError) as exc:
+        except Exception as exc:  # a lost batch would leave its jobs leased forever
             log.warning("writing %d outcomes failed (%s); retrying in %.2fs",
                         len(batch), exc, delay)
             await trio.sleep(delay)

@@ -9,6 +9,12 @@ from hypercorn.config import Config
 from hypercorn.trio import serve
 from quart_trio import QuartTrio
 
+from boltq.errors import BoltQError
+
+
+class ApiBindError(BoltQError):
+    """The API could not listen on its address (in use, or not ours to bind)."""
+
 async def api(
     app: QuartTrio,
     host: str,
@@ -22,4 +28,11 @@ async def api(
     config.accesslog = None
     config.errorlog = logging.getLogger("hypercorn.error")
     config.graceful_timeout = 1.0
-    await serve(app, config, mode="asgi", task_status=task_status)
+    try:
+        await serve(app, config, mode="asgi", task_status=task_status)
+    except* OSError as group:
+        exc: BaseException = group
+        while isinstance(exc, BaseExceptionGroup):
+            exc = exc.exceptions[0]
+        reason = getattr(exc, "strerror", None) or exc
+        raise ApiBindError(f"cannot listen on {config.bind[0]}: {reason}") from None

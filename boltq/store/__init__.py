@@ -1,10 +1,11 @@
 """Redis storage of queues: keys, Lua transitions, and how to connect."""
 
-from boltq.store.connect import open_client, open_store
+from boltq.store.connect import UNREACHABLE_ERRORS, open_client, open_store, redacted
 from boltq.store.keys import QueueKeys
 from boltq.store.redis_store import Claimed, Completion, Failure, Stats, Store, StorePolicy
 
 __all__ = [
+    "UNREACHABLE_ERRORS",
     "Claimed",
     "Completion",
     "Failure",
@@ -14,4 +15,5 @@ __all__ = [
     "StorePolicy",
     "open_client",
     "open_store",
+    "redacted",
 ]

@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import ExitStack, asynccontextmanager
 
 import coredis
+import coredis.exceptions
 
 from boltq.clock import Clock, SystemClock
 from boltq.constants import DEFAULT_QUEUE
+from boltq.errors import StoreUnavailableError
 from boltq.store.embedded import embedded_redis
 from boltq.store.redis_store import Store, StorePolicy
 
 log = logging.getLogger("boltq.store")
+
+#: What a lost or refused Redis connection raises, from coredis or the OS.
+UNREACHABLE_ERRORS: tuple[type[Exception], ...] = (
+    coredis.exceptions.ConnectionError, ConnectionError, TimeoutError, OSError)
+
+
+def redacted(url: str) -> str:
+    """The URL without its password, for logs and error messages."""
+    return re.sub(r"//([^:@/]*):[^@/]*@", r"//\1:***@", url)
 
 
 @asynccontextmanager
@@ -42,5 +54,9 @@ async def open_store(
                         "(single process, jobs are gone at exit)")
         async with open_client(redis_url, embedded=embedded) as client:
             store = Store(client, clock or SystemClock(), queue=queue, policy=policy)
-            await store.load_scripts()
+            try:
+                await store.load_scripts()
+            except UNREACHABLE_ERRORS as exc:
+                raise StoreUnavailableError(
+                    f"cannot reach Redis at {redacted(redis_url)}: {exc}") from None
             yield store
