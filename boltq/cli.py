@@ -16,7 +16,10 @@ import trio
 from boltq import __version__
 from boltq.builtin_processors import register_builtin_processors
 from boltq.config import Settings, load_settings
+from boltq.constants import DEFAULT_QUEUE
 from boltq.errors import BoltQError, ConfigError
+from boltq.invariants import find_breaches, find_orphan_keys
+from boltq.roles import BUILTIN_ROLES, RoleSpec, builtin_role, load_role_file
 from boltq.store import StorePolicy, open_store
 from boltq.supervisor import Shutdown, run_supervisor
 
@@ -41,6 +44,17 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE",
                      help="import MODULE before starting, to register its processors "
                           "(repeatable; also BOLTQ_IMPORTS, comma-separated)")
+    which = run.add_mutually_exclusive_group()
+    which.add_argument("--role", metavar="NAME",
+                       help=f"run a built-in role: {', '.join(BUILTIN_ROLES)} "
+                            "(default: all-in-one)")
+    which.add_argument("--config", metavar="FILE",
+                       help="run the role described by a spec file, e.g. supervisors/worker.toml")
+    check = commands.add_parser(
+        "check", help="check that every job is in exactly one place (exit 1 if not)",
+        description="Walk a queue's keys and report any job id that is in no place or in "
+                    "two places, and any key the queue should not have.")
+    check.add_argument("--queue", default=DEFAULT_QUEUE, help="queue to check (default: default)")
     return parser
 
 
@@ -81,20 +95,47 @@ async def _watch_signals(shutdown: Shutdown) -> None:
             shutdown.request()
 
 
-async def serve(settings: Settings) -> None:
-    """Run one supervisor until SIGINT or SIGTERM."""
-    policy = StorePolicy(
+def _policy(settings: Settings) -> StorePolicy:
+    return StorePolicy(
         job_status_ttl=settings.job_status_ttl,
         lease_timeout=settings.lease_timeout,
         retry_backoff_base=settings.retry_backoff_base,
         retry_backoff_max=settings.retry_backoff_max,
     )
+
+
+async def serve(settings: Settings, role: RoleSpec) -> None:
+    """Run one supervisor until SIGINT or SIGTERM."""
     shutdown = Shutdown()
-    async with open_store(settings.redis_url, policy=policy) as store, \
+    async with open_store(settings.redis_url, policy=_policy(settings)) as store, \
             trio.open_nursery() as nursery:
         nursery.start_soon(_watch_signals, shutdown)
-        await run_supervisor(settings, store, shutdown)
+        await run_supervisor(settings, store, shutdown, role=role)
         nursery.cancel_scope.cancel()
+
+
+async def check(settings: Settings, queue: str) -> int:
+    """Print every breach of the one-place invariant; 0 when there is none."""
+    if settings.embedded:
+        raise ConfigError("REDIS_ADDR", "check needs a Redis to look at (set REDIS_ADDR "
+                                        "or REDIS_URL)")
+    async with open_store(settings.redis_url, queue=queue) as store:
+        breaches = await find_breaches(store)
+        orphans = await find_orphan_keys(store)
+    for breach in breaches:
+        print(f"{breach.job_id}: {breach.problem}")
+    for key in orphans:
+        print(f"{key}: key the queue does not use")
+    total = len(breaches) + len(orphans)
+    verdict = f"{total} problem(s)" if total else "OK, every job in exactly one place"
+    print(f"queue {queue}: {verdict}")
+    return 1 if total else 0
+
+
+def _role(args: argparse.Namespace) -> RoleSpec:
+    if args.config:
+        return load_role_file(args.config)
+    return builtin_role(args.role or "all-in-one")
 
 
 def _single_leaf(exc: BaseException) -> BaseException:
@@ -111,14 +152,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     try:
-        settings = _apply_flags(load_settings(), args)
+        settings = load_settings()
         logging.basicConfig(level=settings.log_level,
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         # coredis logs every connection retry at INFO; ours say what matters
         logging.getLogger("coredis").setLevel(max(logging.WARNING, logging.root.level))
+        if args.command == "check":
+            return trio.run(check, settings, args.queue)
+        settings = _apply_flags(settings, args)
+        role = _role(args)
         register_builtin_processors()
         import_processor_modules(settings.imports)
-        trio.run(serve, settings)
+        trio.run(serve, settings, role)
     except ConfigError as exc:
         print(f"boltq: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -6,6 +6,7 @@ naming the variable, which the CLI prints as one line (exit code 2).
 
 from __future__ import annotations
 
+import math
 import os
 import socket
 from collections.abc import Mapping
@@ -86,7 +87,7 @@ def parse_duration(name: str, raw: str, *, allow_zero: bool = False) -> float:
         except Exception:
             raise ConfigError(
                 name, f"expected a duration such as 30s, 5m or 168h, got {raw!r}") from None
-    if seconds < 0 or (seconds == 0 and not allow_zero):
+    if not math.isfinite(seconds) or seconds < 0 or (seconds == 0 and not allow_zero):
         raise ConfigError(name, f"expected a positive duration, got {raw!r}")
     return seconds
 

@@ -40,3 +40,8 @@ MAX_MAX_ATTEMPTS: Final = 100
 MAX_TIMEOUT_S: Final = 24 * 3600
 MAX_TAGS: Final = 32
 MAX_TAG_LENGTH: Final = 64
+
+#: How often a supervisor heartbeats into the registry, and after how long
+#: without one it counts as gone.
+HEARTBEAT_INTERVAL_S: Final = 2.0
+HEARTBEAT_TIMEOUT_S: Final = 10.0

@@ -68,3 +68,16 @@ class InFlight:
         """Return once no job is held."""
         while self._jobs:
             await self._changed.wait()
+
+
+@attrs.define
+class ProcessLoad:
+    """This process's work so far, for its heartbeat."""
+
+    ledgers: list[InFlight] = attrs.field(factory=list)
+    processed: int = 0
+    """Attempts whose outcome this process wrote."""
+
+    def snapshot(self) -> dict[str, int]:
+        return {"in_flight": sum(len(ledger) for ledger in self.ledgers),
+                "processed": self.processed}

@@ -62,3 +62,11 @@ async def find_breaches(store: Store) -> list[Breach]:
     for job_id in sorted(leases - seen):
         breaches.append(Breach(job_id, "lease without a record"))
     return breaches
+
+
+async def find_orphan_keys(store: Store) -> list[str]:
+    """Keys under the queue's prefix that no part of BoltQ uses."""
+    known = {value for value in attrs.asdict(store.keys).values() if value != store.keys.queue}
+    prefix = store.keys.jobs.removesuffix("jobs")
+    return sorted([key async for key in store.client.scan_iter(match=f"{prefix}*", count=1000)
+                   if key not in known])

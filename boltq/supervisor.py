@@ -1,12 +1,13 @@
-"""The supervisor: one root nursery running every actor of a process.
+"""The supervisor: one root nursery running the actors of a process's role.
 
-    api ─ scheduler ─ lease keeper                      (services)
-    fetcher ─► jobs ─► worker x N ─► outcomes ─► acker   (the work path)
-            ◄─ one ticket per idle worker ─┘
+    api ─ scheduler ─ heartbeat                          (services)
+    per queue:  lease keeper
+                fetcher ─► jobs ─► worker x N ─► outcomes ─► acker
+                        ◄─ one ticket per idle worker ─┘
 
 Crashed actors are restarted with exponential backoff (one-for-one); an
 actor that fails before it is ready stops start-up instead. Shutdown stops
-the fetcher, lets running jobs finish within the grace period, cancels the
+the fetchers, lets running jobs finish within the grace period, cancels the
 rest, writes every outcome, and puts interrupted jobs back to pending.
 """
 
@@ -22,13 +23,15 @@ import trio
 from boltq.actors.acker import acker
 from boltq.actors.api import api
 from boltq.actors.fetcher import fetcher
+from boltq.actors.heartbeat import deregister, heartbeat, supervisor_info
 from boltq.actors.lease_keeper import lease_keeper
 from boltq.actors.scheduler import scheduler
 from boltq.actors.worker import Outcome, worker
 from boltq.config import Settings
 from boltq.constants import LEASE_RENEW_INTERVAL_S
-from boltq.inflight import InFlight
-from boltq.store import Claimed, Store
+from boltq.inflight import InFlight, ProcessLoad
+from boltq.roles import BUILTIN_ROLES, RoleSpec
+from boltq.store import UNREACHABLE_ERRORS, Claimed, Store
 from boltq.web import create_app
 
 log = logging.getLogger("boltq.supervisor")
@@ -58,7 +61,7 @@ class Shutdown:
 
 @attrs.frozen
 class SupervisorInfo:
-    """What a started supervisor reports: where its API listens."""
+    """What a started supervisor reports: where its API listens (if it has one)."""
 
     api_urls: tuple[str, ...]
 
@@ -114,51 +117,62 @@ async def _drain(inflight: InFlight, grace: float, hurry: trio.Event) -> None:
             nursery.cancel_scope.cancel()
 
 
-async def run_supervisor(
+async def _put_back(store: Store, inflight: InFlight) -> None:
+    """Requeue what is still held after the drain (its processors were cancelled)."""
+    leftovers = inflight.leases()
+    if not leftovers:
+        return
+    with trio.CancelScope(shield=True) as final:  # the put-back must be written
+        final.deadline = trio.current_time() + FINAL_WRITE_S
+        try:
+            await store.requeue(leftovers)
+        except UNREACHABLE_ERRORS as exc:
+            log.error("could not put %d job(s) back (%s); they return when their lease "
+                      "expires", len(leftovers), exc)
+            return
+    log.info("put %d interrupted job(s) back to pending", len(leftovers))
+
+
+async def run_work_path(
     settings: Settings,
     store: Store,
     shutdown: Shutdown,
+    num_workers: int,
+    load: ProcessLoad,
     *,
-    task_status: trio.TaskStatus[SupervisorInfo] = trio.TASK_STATUS_IGNORED,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Run every actor until ``shutdown`` is requested, then stop without losing a job."""
+    """Fetcher, workers, acker and lease keeper for one queue, until shutdown."""
     inflight = InFlight()
-    n = settings.num_workers
-    idle_send, idle_recv = trio.open_memory_channel[None](n)
-    jobs_send, jobs_recv = trio.open_memory_channel[Claimed](n)
-    outcomes_send, outcomes_recv = trio.open_memory_channel[Outcome](n)
-    app = create_app(store, default_max_attempts=settings.max_attempts)
+    load.ledgers.append(inflight)
+    idle_send, idle_recv = trio.open_memory_channel[None](num_workers)
+    jobs_send, jobs_recv = trio.open_memory_channel[Claimed](num_workers)
+    outcomes_send, outcomes_recv = trio.open_memory_channel[Outcome](num_workers)
+    queue = store.keys.queue
 
-    async with trio.open_nursery() as services:
-        urls = await services.start(supervised, "api", lambda st: api(
-            app, settings.api_host, settings.api_port, task_status=st))
-        await services.start(supervised, "scheduler", lambda st: scheduler(
-            store, task_status=st))
-        await services.start(supervised, "lease_keeper", lambda st: lease_keeper(
+    async with trio.open_nursery() as keeper:
+        await keeper.start(supervised, f"lease_keeper[{queue}]", lambda st: lease_keeper(
             store, inflight, LEASE_RENEW_INTERVAL_S, task_status=st))
-
         async with trio.open_nursery() as ack_path:
-            await ack_path.start(acker, store, outcomes_recv, inflight)
+            await ack_path.start(acker, store, outcomes_recv, inflight, load)
             async with trio.open_nursery() as pool:
-                for i in range(n):
-                    await pool.start(supervised, f"worker-{i + 1}", lambda st: worker(
+                for i in range(num_workers):
+                    await pool.start(supervised, f"worker-{i + 1}[{queue}]", lambda st: worker(
                         settings.worker_id, idle_send.clone(), jobs_recv.clone(),
                         outcomes_send.clone(), inflight, task_status=st))
                 fetch_scope = trio.CancelScope()
 
                 async def run_fetcher(task_status: trio.TaskStatus[None]) -> None:
                     with fetch_scope:
-                        await supervised("fetcher", lambda st: fetcher(
+                        await supervised(f"fetcher[{queue}]", lambda st: fetcher(
                             store, settings.worker_id, idle_recv.clone(), jobs_send.clone(),
                             inflight, task_status=st), task_status=task_status)
 
                 await pool.start(run_fetcher)
-                log.info("boltq ready: API on %s, %d workers, worker id %s",
-                         ", ".join(urls), n, settings.worker_id)
-                task_status.started(SupervisorInfo(tuple(urls)))
+                task_status.started()
 
                 await shutdown.requested.wait()
-                log.info("shutting down: no new jobs; waiting up to %gs for %d running",
+                log.info("queue %s: no new jobs; waiting up to %gs for %d running", queue,
                          settings.shutdown_timeout, len(inflight))
                 fetch_scope.cancel()
                 await _drain(inflight, settings.shutdown_timeout, shutdown.hurry)
@@ -166,11 +180,56 @@ async def run_supervisor(
             for end in (outcomes_send, jobs_send, idle_send, idle_recv, jobs_recv):
                 end.close()
         # the acker has written every outcome; what is still held was interrupted
-        leftovers = inflight.leases()
-        if leftovers:
-            with trio.CancelScope(shield=True) as final:  # the put-back must be written
-                final.deadline = trio.current_time() + FINAL_WRITE_S
-                await store.requeue(leftovers)
-            log.info("put %d interrupted job(s) back to pending", len(leftovers))
+        await _put_back(store, inflight)
+        keeper.cancel_scope.cancel()
+
+
+async def run_supervisor(
+    settings: Settings,
+    store: Store,
+    shutdown: Shutdown,
+    *,
+    role: RoleSpec = BUILTIN_ROLES["all-in-one"],
+    task_status: trio.TaskStatus[SupervisorInfo] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Run the role's actors until ``shutdown`` is requested, then stop without losing a job."""
+    queues = role.queues or (store.keys.queue,)
+    stores = [store.for_queue(queue) for queue in queues]
+    num_workers = role.workers or settings.num_workers
+    load = ProcessLoad()
+    urls: tuple[str, ...] = ()
+
+    async with trio.open_nursery() as services:
+        if role.runs("api"):
+            app = create_app(stores[0], default_max_attempts=settings.max_attempts)
+            urls = tuple(await services.start(supervised, "api", lambda st: api(
+                app, settings.api_host, settings.api_port, task_status=st)))
+        if role.runs("scheduler"):
+            for each in stores:
+                await services.start(supervised, f"scheduler[{each.keys.queue}]",
+                                     lambda st, s=each: scheduler(s, task_status=st))
+        info = supervisor_info(settings.worker_id, role.name, queues)
+        heartbeat_scope = trio.CancelScope()
+
+        async def run_heartbeat(task_status: trio.TaskStatus[None]) -> None:
+            with heartbeat_scope:
+                await supervised("heartbeat", lambda st: heartbeat(
+                    stores, info, load.snapshot, task_status=st), task_status=task_status)
+
+        await services.start(run_heartbeat)
+
+        async with trio.open_nursery() as work:
+            if role.runs("workers"):
+                for each in stores:
+                    await work.start(run_work_path, settings, each, shutdown, num_workers, load)
+            log.info("boltq ready: role %s, queues %s%s%s, worker id %s", role.name,
+                     ", ".join(queues),
+                     f", API on {', '.join(urls)}" if urls else "",
+                     f", {num_workers} workers per queue" if role.runs("workers") else "",
+                     settings.worker_id)
+            task_status.started(SupervisorInfo(urls))
+            await shutdown.requested.wait()
+        heartbeat_scope.cancel()
+        await deregister(stores, settings.worker_id)
         services.cancel_scope.cancel()
     log.info("shutdown complete")

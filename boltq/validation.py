@@ -46,6 +46,28 @@ SUBMISSION_SCHEMA: dict[str, Any] = {
 _validate = fastjsonschema.compile(SUBMISSION_SCHEMA)
 
 
+class NonFiniteNumber:
+    """Stands in for NaN / Infinity, which Python's JSON parser accepts but JSON
+    does not: no schema type matches it, so the field that holds one is named."""
+
+    def __init__(self, literal: str) -> None:
+        self.literal = literal
+
+
+def _holds_non_finite(value: Any) -> str | None:
+    """The first NaN/Infinity literal anywhere inside ``value``."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, NonFiniteNumber):
+            return item.literal
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return None
+
+
 def _field_of(exc: fastjsonschema.JsonSchemaValueException, body: Any) -> tuple[str, str]:
     """(field, message) for the schema's complaint, in the API's words."""
     name = exc.name or "data"
@@ -71,6 +93,10 @@ def parse_submission(body: Any, *, default_max_attempts: int) -> JobSpec:
     except fastjsonschema.JsonSchemaValueException as exc:
         field, message = _field_of(exc, body)
         raise InvalidJobError(field, message) from None
+
+    literal = _holds_non_finite(body.get("payload"))
+    if literal is not None:
+        raise InvalidJobError("payload", f"payload contains {literal}, which is not JSON")
 
     def given(name: str, default: Any) -> Any:
         value = body.get(name)

@@ -16,12 +16,12 @@ from quart import Response, request
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
-from boltq.constants import MAX_BODY_BYTES
+from boltq.constants import HEARTBEAT_TIMEOUT_S, MAX_BODY_BYTES
 from boltq.errors import InvalidJobError, JobNotFoundError, JobStateError
 from boltq.job import JobStatus
 from boltq.store import UNREACHABLE_ERRORS, Store
-from boltq.validation import parse_submission
-from boltq.wire import job_to_wire
+from boltq.validation import NonFiniteNumber, parse_submission
+from boltq.wire import converter, job_to_wire
 
 log = logging.getLogger("boltq.api")
 
@@ -42,9 +42,12 @@ async def _read_json() -> Any:
     if not raw:
         raise InvalidJobError("body", "request body is empty; expected a JSON object")
     try:
-        return json.loads(raw)
+        return json.loads(raw, parse_constant=NonFiniteNumber)
+    except RecursionError:
+        raise InvalidJobError("body", "request body is nested too deeply") from None
     except (UnicodeDecodeError, ValueError) as exc:
         raise InvalidJobError("body", f"request body is not valid JSON: {exc}") from None
+
 
 
 def create_app(store: Store, *, default_max_attempts: int) -> QuartTrio:
@@ -76,6 +79,11 @@ def create_app(store: Store, *, default_max_attempts: int) -> QuartTrio:
         await store.retry_dead(job_id)
         return json_response(200, {"job_id": job_id, "status": JobStatus.RETRYING.value})
 
+    @app.get("/api/workers")
+    async def list_workers() -> Response:
+        live = await store.live_supervisors(HEARTBEAT_TIMEOUT_S)
+        return json_response(200, {"workers": converter.unstructure(live)})
+
     @app.get("/healthz")
     async def healthz() -> Response:
         return json_response(200, {"status": "ok"})
@@ -96,8 +104,11 @@ def create_app(store: Store, *, default_max_attempts: int) -> QuartTrio:
     async def http_error(exc: HTTPException) -> Response:
         code = exc.code or 500
         if code == 413:
-            return error_response(413, f"request body is larger than {MAX_BODY_BYTES} bytes",
-                                  "body")
+            response = error_response(
+                413, f"request body is larger than {MAX_BODY_BYTES} bytes", "body")
+            # the unread body would be taken for the next request: end the connection
+            response.headers["Connection"] = "close"
+            return response
         return error_response(code, exc.description or exc.name, None)
 
     async def store_unreachable(exc: Exception) -> Response:

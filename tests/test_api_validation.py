@@ -1,7 +1,11 @@
 """POST /api/jobs rejects every bad submission with a JSON error naming the
 field and writes nothing; good edge values are accepted and read back as
 submitted; the other routes answer unknown ids, wrong states, unknown routes
-and wrong methods with JSON errors too."""
+and wrong methods with JSON errors too.
+
+Every test takes ``clock`` itself: pytest-trio runs a test on the virtual
+MockClock only when the Clock fixture is one of the test's own arguments
+(asking for ``store`` alone runs on the real clock)."""
 
 from __future__ import annotations
 
@@ -11,6 +15,8 @@ from typing import Any
 
 import httpx
 import pytest
+import trio
+from trio.testing import MockClock
 
 from boltq.constants import MAX_BODY_BYTES
 from boltq.store import Store
@@ -119,7 +125,7 @@ BAD_SUBMISSIONS = [
 
 @pytest.mark.parametrize(("body", "field"), BAD_SUBMISSIONS)
 async def test_a_bad_submission_is_rejected_naming_the_field_and_writes_nothing(
-    api: httpx.AsyncClient, store: Store, body: bytes, field: str
+    clock: MockClock, api: httpx.AsyncClient, store: Store, body: bytes, field: str
 ) -> None:
     response = await api.post(
         "/api/jobs", content=body, headers={"content-type": "application/json"})
@@ -128,7 +134,7 @@ async def test_a_bad_submission_is_rejected_naming_the_field_and_writes_nothing(
 
 
 async def test_an_unknown_field_is_named_even_next_to_valid_ones(
-    api: httpx.AsyncClient, store: Store
+    clock: MockClock, api: httpx.AsyncClient, store: Store
 ) -> None:
     response = await api.post(
         "/api/jobs", json={"type": "x", "priority": 5, "tags": ["a"], "retries": 2})
@@ -137,7 +143,7 @@ async def test_an_unknown_field_is_named_even_next_to_valid_ones(
 
 
 async def test_a_body_over_1_mib_is_rejected_with_413_naming_the_body(
-    api: httpx.AsyncClient, store: Store
+    clock: MockClock, api: httpx.AsyncClient, store: Store
 ) -> None:
     body = as_json({"type": "x", "payload": "a" * MAX_BODY_BYTES})
     assert len(body) > MAX_BODY_BYTES
@@ -148,7 +154,7 @@ async def test_a_body_over_1_mib_is_rejected_with_413_naming_the_body(
 
 
 async def test_a_body_of_exactly_1_mib_is_not_rejected_for_its_size(
-    api: httpx.AsyncClient, store: Store
+    clock: MockClock, api: httpx.AsyncClient, store: Store
 ) -> None:
     head = b'{"type": "x", "payload": "'
     tail = b'"}'
@@ -160,22 +166,49 @@ async def test_a_body_of_exactly_1_mib_is_not_rejected_for_its_size(
     assert (await store.stats()).published == 1
 
 
-async def test_a_client_reusing_its_connection_after_a_413_still_gets_answers(
-    api: httpx.AsyncClient, store: Store
+async def test_after_a_413_the_connection_is_either_closed_or_still_answers(
+    clock: MockClock, store: Store
 ) -> None:
-    """httpx (like most clients) keeps the connection alive; after a 413 the
-    server must either answer the next request on it or close it."""
-    too_big = as_json({"type": "x", "payload": "a" * MAX_BODY_BYTES})
-    assert (await api.post("/api/jobs", content=too_big)).status_code == 413
-    try:
-        response = await api.get("/healthz")
-    except httpx.ReadTimeout:
-        pytest.fail("no answer on the kept-alive connection after a 413")
-    assert response.status_code == 200
+    """The 413 comes from the Content-Length header alone, before the body is
+    read. A keep-alive client (httpx, requests sessions, browsers) still sends
+    the body it announced and, unless the 413 said ``Connection: close``, its
+    next request on the same connection: that request must get an answer.
+
+    Raw HTTP/1.1 so the order is fixed: with httpx it depends on whether the
+    body was sent before the 413 arrived, so the hang is intermittent."""
+    body = as_json({"type": "x", "payload": "a" * MAX_BODY_BYTES})
+    async with open_supervisor(store, num_workers=1) as running:
+        host, port = running.base_url.removeprefix("http://").rsplit(":", 1)
+        stream = await trio.open_tcp_stream(host, int(port))
+        async with stream:
+            await stream.send_all(
+                b"POST /api/jobs HTTP/1.1\r\nHost: boltq\r\n"
+                b"Content-Type: application/json\r\n"
+                b"Content-Length: %d\r\n\r\n" % len(body))
+            first = b""
+            with trio.move_on_after(10):
+                while b'"field": "body"}' not in first:
+                    first += await stream.receive_some()
+            assert first.startswith(b"HTTP/1.1 413"), first[:200]
+            head = first.partition(b"\r\n\r\n")[0].lower()
+            if b"\r\nconnection: close" in head:
+                return  # the client is told not to reuse the connection
+
+            answer: bytes | None = None
+            with trio.move_on_after(10):
+                try:
+                    await stream.send_all(body)
+                    await stream.send_all(b"GET /healthz HTTP/1.1\r\nHost: boltq\r\n\r\n")
+                    answer = await stream.receive_some()
+                except trio.BrokenResourceError:
+                    answer = b""  # the server dropped the connection: not a hang
+    assert answer is not None, (
+        "the 413 keeps the connection alive, but the next request on it gets no answer")
+    assert answer == b"" or answer.startswith(b"HTTP/1.1 200"), answer[:200]
 
 
 async def test_a_non_finite_timeout_is_rejected_and_writes_nothing(
-    api: httpx.AsyncClient, store: Store
+    clock: MockClock, api: httpx.AsyncClient, store: Store
 ) -> None:
     """NaN passes every numeric bound check (all comparisons are false); it is
     not JSON either, so either field is a fair answer."""
@@ -189,7 +222,7 @@ async def test_a_non_finite_timeout_is_rejected_and_writes_nothing(
 
 @pytest.mark.parametrize("literal", [b"NaN", b"Infinity", b"-Infinity"])
 async def test_a_non_json_number_literal_in_the_payload_is_rejected(
-    api: httpx.AsyncClient, store: Store, literal: bytes
+    clock: MockClock, api: httpx.AsyncClient, store: Store, literal: bytes
 ) -> None:
     """NaN and Infinity are not JSON (RFC 8259); accepting them makes
     GET /api/jobs/{id} answer with a body strict JSON parsers refuse."""
@@ -202,7 +235,7 @@ async def test_a_non_json_number_literal_in_the_payload_is_rejected(
 
 
 async def test_a_deeply_nested_payload_gets_a_json_error_not_a_500(
-    api: httpx.AsyncClient, store: Store
+    clock: MockClock, api: httpx.AsyncClient, store: Store
 ) -> None:
     """Valid JSON, well under 1 MiB, but nested deeper than the parser recurses."""
     depth = 100_000
@@ -249,7 +282,8 @@ GOOD_SUBMISSIONS = [
 
 @pytest.mark.parametrize(("extra", "expected"), GOOD_SUBMISSIONS)
 async def test_a_good_edge_value_is_accepted_and_read_back(
-    api: httpx.AsyncClient, store: Store, extra: dict[str, Any], expected: dict[str, Any]
+    clock: MockClock, api: httpx.AsyncClient, store: Store,
+    extra: dict[str, Any], expected: dict[str, Any],
 ) -> None:
     """Type "edge" has no processor, so nothing but the submission sets these fields."""
     job_id = await submit(api, {"type": "edge", **extra})
@@ -266,14 +300,16 @@ async def test_a_good_edge_value_is_accepted_and_read_back(
 @pytest.mark.parametrize("job_type", ["x" * 128, "é" * 128, " padded "],
                          ids=["128-ascii", "128-non-ascii", "padded"])
 async def test_a_type_of_up_to_128_characters_is_accepted_as_given(
-    api: httpx.AsyncClient, job_type: str
+    clock: MockClock, api: httpx.AsyncClient, job_type: str
 ) -> None:
     job_id = await submit(api, {"type": job_type})
     job = (await api.get(f"/api/jobs/{job_id}")).json()
     assert job["type"] == job_type
 
 
-async def test_max_attempts_defaults_to_3_when_omitted(api: httpx.AsyncClient) -> None:
+async def test_max_attempts_defaults_to_3_when_omitted(
+    clock: MockClock, api: httpx.AsyncClient
+) -> None:
     job_id = await submit(api, {"type": "edge", "payload": {"a": 1}})
     job = (await api.get(f"/api/jobs/{job_id}")).json()
     assert job["max_attempts"] == 3
@@ -285,20 +321,22 @@ async def test_max_attempts_defaults_to_3_when_omitted(api: httpx.AsyncClient) -
 # -- the other routes ----------------------------------------------------------------
 
 
-async def test_getting_an_unknown_job_answers_404_naming_job_id(api: httpx.AsyncClient) -> None:
+async def test_getting_an_unknown_job_answers_404_naming_job_id(
+    clock: MockClock, api: httpx.AsyncClient
+) -> None:
     assert_json_error(await api.get("/api/jobs/unknown"), 404, "job_id")
 
 
 @pytest.mark.parametrize("action", ["cancel", "retry"])
 async def test_acting_on_an_unknown_job_answers_404_naming_job_id(
-    api: httpx.AsyncClient, store: Store, action: str
+    clock: MockClock, api: httpx.AsyncClient, store: Store, action: str
 ) -> None:
     assert_json_error(await api.post(f"/api/jobs/unknown/{action}"), 404, "job_id")
     await assert_nothing_written(store)
 
 
 async def test_cancelling_a_job_twice_answers_409_the_second_time(
-    api: httpx.AsyncClient,
+    clock: MockClock, api: httpx.AsyncClient
 ) -> None:
     job_id = await submit(api, SLEEPER)
     first = await api.post(f"/api/jobs/{job_id}/cancel")
@@ -311,7 +349,7 @@ async def test_cancelling_a_job_twice_answers_409_the_second_time(
 
 
 async def test_retrying_a_job_not_in_the_dead_letter_queue_answers_409(
-    api: httpx.AsyncClient,
+    clock: MockClock, api: httpx.AsyncClient
 ) -> None:
     """The first job holds the only worker, so the second stays pending."""
     await submit(api, SLEEPER)
@@ -325,7 +363,9 @@ async def test_retrying_a_job_not_in_the_dead_letter_queue_answers_409(
     assert job["attempts"] == 0
 
 
-async def test_an_unknown_route_answers_404_json(api: httpx.AsyncClient) -> None:
+async def test_an_unknown_route_answers_404_json(
+    clock: MockClock, api: httpx.AsyncClient
+) -> None:
     assert_json_error(await api.get("/api/nope"), 404, None)
 
 
@@ -336,7 +376,7 @@ async def test_an_unknown_route_answers_404_json(api: httpx.AsyncClient) -> None
     ("DELETE", "/api/jobs/some-id"),
 ])
 async def test_a_wrong_method_answers_405_json(
-    api: httpx.AsyncClient, store: Store, method: str, path: str
+    clock: MockClock, api: httpx.AsyncClient, store: Store, method: str, path: str
 ) -> None:
     assert_json_error(await api.request(method, path), 405, None)
     await assert_nothing_written(store)

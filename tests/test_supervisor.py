@@ -72,30 +72,34 @@ async def test_a_job_failing_every_attempt_is_dead_lettered_counted_and_can_be_r
 
 
 async def test_one_worker_starts_queued_jobs_by_priority_then_in_arrival_order(store, clock):
+    priorities = [3, 0, 7, 7, 1, 3, 100, 0, 50, 7, 2, 3, 0, 9, 9, 1, 100, 4, 3, 0]
     started: list[int] = []
+    all_started = trio.Event()
 
     async def record(job: JobContext) -> None:
         started.append(job.payload)
+        if len(started) == len(priorities):
+            all_started.set()
 
-    priorities = [3, 0, 7, 7, 1, 3, 100, 0, 50, 7, 2, 3, 0, 9, 9, 1, 100, 4, 3, 0]
     with registered("record", record):
         await store.enqueue([JobSpec("record", i, priority=p) for i, p in enumerate(priorities)])
         async with open_supervisor(store, num_workers=1):
             with trio.fail_after(30):
-                while len(started) < len(priorities):
-                    await trio.sleep(0.1)
+                await all_started.wait()
     expected = sorted(range(len(priorities)), key=lambda i: (-priorities[i], i))
     assert started == expected
 
 
 async def test_a_running_job_cancelled_through_the_api_stops_within_two_seconds(store, clock):
     cancelled_at: list[float] = []
+    saw_cancel = trio.Event()
 
     async def sleeper(job: JobContext) -> None:
         try:
             await trio.sleep(60)
         except trio.Cancelled:
             cancelled_at.append(trio.current_time())
+            saw_cancel.set()
             raise
 
     with registered("sleeper", sleeper):
@@ -108,8 +112,7 @@ async def test_a_running_job_cancelled_through_the_api_stops_within_two_seconds(
             assert answer.status_code == 200
             assert answer.json() == {"job_id": job_id, "status": "cancelled"}
             with trio.fail_after(5):
-                while not cancelled_at:
-                    await trio.sleep(0.1)
+                await saw_cancel.wait()
             await trio.sleep(5)
             job = (await client.get(f"/api/jobs/{job_id}")).json()
     assert cancelled_at[0] - asked_at <= 2.0

@@ -6,32 +6,32 @@ import logging
 
 import trio
 
+from boltq.actors.outage import Outage
 from boltq.constants import ACK_BATCH_MAX
-from boltq.inflight import InFlight
-from boltq.store import Completion, Failure, Store
+from boltq.inflight import InFlight, ProcessLoad
+from boltq.store import UNREACHABLE_ERRORS, Completion, Failure, Store
 
 log = logging.getLogger("boltq.acker")
 
-RETRY_INITIAL_S = 0.05
-RETRY_MAX_S = 5.0
 
 
-async def write_outcomes(store: Store, batch: list[Completion | Failure]) -> None:
+async def write_outcomes(store: Store, batch: list[Completion | Failure],
+                         outage: Outage) -> None:
     """Write one batch, retrying until Redis takes it: outcomes are never dropped."""
     completions = [o for o in batch if isinstance(o, Completion)]
     failures = [o for o in batch if isinstance(o, Failure)]
-    delay = RETRY_INITIAL_S
     while True:
         try:
             stale = await store.ack(completions, failures)
         except Exception as exc:  # a lost batch would leave its jobs leased forever
-            log.warning("writing %d outcomes failed (%s); retrying in %.2fs",
-                        len(batch), exc, delay)
-            await trio.sleep(delay)
-            delay = min(delay * 2, RETRY_MAX_S)
+            if not isinstance(exc, UNREACHABLE_ERRORS):
+                log.exception("writing %d outcomes failed; retrying", len(batch))
+            await outage.failed(exc)
             continue
+        outage.succeeded()
         for job_id in stale:
-            log.warning("job %s: outcome rejected, the lease is no longer ours", job_id)
+            log.warning("job %s: outcome refused, this process no longer holds its lease "
+                        "(stale write)", job_id)
         return
 
 
@@ -39,6 +39,7 @@ async def acker(
     store: Store,
     outcomes: trio.MemoryReceiveChannel[Completion | Failure],
     inflight: InFlight,
+    load: ProcessLoad | None = None,
     *,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
@@ -47,6 +48,7 @@ async def acker(
     Ends when every worker has closed its end of the channel, after writing
     everything it was handed.
     """
+    outage = Outage(f"acker[{store.keys.queue}]")
     with outcomes:
         task_status.started()
         async for first in outcomes:
@@ -56,6 +58,8 @@ async def acker(
                     batch.append(outcomes.receive_nowait())
                 except (trio.WouldBlock, trio.EndOfChannel):
                     break
-            await write_outcomes(store, batch)
+            await write_outcomes(store, batch, outage)
             for outcome in batch:
                 inflight.discard(outcome.job_id)
+            if load is not None:
+                load.processed += len(batch)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import trio
 
+from boltq.actors.outage import Outage
 from boltq.constants import CLAIM_BATCH_MAX, FETCH_BLOCK_S
 from boltq.inflight import InFlight
-from boltq.store import Claimed, Store
+from boltq.store import UNREACHABLE_ERRORS, Claimed, Store
 
 #: A claim cut off mid-flight would strand its jobs until their leases
 #: expire, so it is shielded, but never for longer than this.
@@ -27,6 +28,7 @@ async def fetcher(
     When the queue is empty the fetcher blocks on Redis until an enqueue or
     a promotion wakes it (or FETCH_BLOCK_S passes), so it never spins.
     """
+    outage = Outage(f"fetcher[{store.keys.queue}]")
     with idle_workers, jobs:
         task_status.started()
         credit = 0
@@ -40,14 +42,19 @@ async def fetcher(
                 except trio.WouldBlock:
                     break
                 credit += 1
-            with trio.CancelScope(shield=True) as shield:  # see CLAIM_SHIELD_S
-                shield.deadline = trio.current_time() + CLAIM_SHIELD_S
-                claimed = await store.claim(worker_id, credit)
-                for job in claimed:
-                    inflight.add(job)
-                    # cannot block: every ticket holder waits on this channel,
-                    # whose buffer holds one job per worker
-                    jobs.send_nowait(job)
+            try:
+                with trio.CancelScope(shield=True) as shield:  # see CLAIM_SHIELD_S
+                    shield.deadline = trio.current_time() + CLAIM_SHIELD_S
+                    claimed = await store.claim(worker_id, credit)
+                    for job in claimed:
+                        inflight.add(job)
+                        # cannot block: every ticket holder waits on this channel,
+                        # whose buffer holds one job per worker
+                        jobs.send_nowait(job)
+                if not claimed:
+                    await store.wait_for_work(FETCH_BLOCK_S)
+            except UNREACHABLE_ERRORS as exc:
+                await outage.failed(exc)
+                continue
+            outage.succeeded()
             credit -= len(claimed)
-            if not claimed:
-                await store.wait_for_work(FETCH_BLOCK_S)

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import trio
 
+from boltq.actors.outage import Outage
 from boltq.constants import MAINTENANCE_BATCH, SCHEDULER_TICK_S
-from boltq.store import Store
+from boltq.store import UNREACHABLE_ERRORS, Store
 
 
 async def scheduler(
@@ -16,11 +17,17 @@ async def scheduler(
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Sleep until the next retry is due (at most ``tick``), then run one pass."""
+    outage = Outage(f"scheduler[{store.keys.queue}]")
     task_status.started()
     while True:
-        next_due = await store.promote_due()
-        reclaimed = await store.reclaim_expired()
-        await store.expire_finished()
+        try:
+            next_due = await store.promote_due()
+            reclaimed = await store.reclaim_expired()
+            await store.expire_finished()
+        except UNREACHABLE_ERRORS as exc:
+            await outage.failed(exc)
+            continue
+        outage.succeeded()
         if reclaimed >= MAINTENANCE_BATCH:
             continue
         delay = tick

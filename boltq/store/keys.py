@@ -35,9 +35,14 @@ class QueueKeys:
     """counter: arrival order within a priority."""
     wake: str = attrs.field(init=False)
     """list: tokens that wake fetchers blocked on an empty queue."""
+    workers: str = attrs.field(init=False)
+    """hash: supervisor id -> its latest heartbeat info."""
+    workers_seen: str = attrs.field(init=False)
+    """zset: supervisor id by last heartbeat time."""
 
     def __attrs_post_init__(self) -> None:
         base = f"{KEY_PREFIX}:{{{self.queue}}}"
         for name in ("jobs", "pending", "delayed", "active", "leases", "dead",
-                     "finished", "events", "stats", "seq", "wake"):
+                     "finished", "events", "stats", "seq", "wake", "workers"):
             object.__setattr__(self, name, f"{base}:{name}")
+        object.__setattr__(self, "workers_seen", f"{base}:workers:seen")

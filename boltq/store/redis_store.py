@@ -8,6 +8,7 @@ round trips, not Python, are the cost to cut.
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Sequence
 from typing import Any
@@ -28,7 +29,7 @@ from boltq.constants import (
 )
 from boltq.errors import JobNotFoundError, JobStateError
 from boltq.job import Job, JobSpec, JobStatus, new_job_id
-from boltq.record import dumps, job_from_record, new_record
+from boltq.record import dumps, job_from_record, ms_to_datetime, new_record
 from boltq.store.keys import QueueKeys
 from boltq.store.scripts import TransitionScript, load_scripts
 
@@ -102,13 +103,14 @@ class Store:
         queue: str = DEFAULT_QUEUE,
         policy: StorePolicy | None = None,
         rng: random.Random | None = None,
+        scripts: dict[str, TransitionScript] | None = None,
     ) -> None:
         self.client = client
         self.clock = clock
         self.keys = QueueKeys(queue)
         self.policy = policy or StorePolicy()
         self._rng = rng or random.Random()
-        self._scripts = load_scripts(client)
+        self._scripts = scripts if scripts is not None else load_scripts(client)
 
     async def load_scripts(self) -> None:
         """Load every script into Redis now, so no call pays for a NOSCRIPT retry."""
@@ -294,6 +296,39 @@ class Store:
             reclaimed=counters.get("reclaimed", 0),
             stale_writes=counters.get("stale_writes", 0),
         )
+
+    # -- the supervisor registry ------------------------------------------------------
+
+    async def heartbeat(self, supervisor_id: str, info: dict[str, Any] | None,
+                        forget_after: float) -> None:
+        """Say this supervisor is alive (``info`` None: it is leaving)."""
+        now = self.clock.now_ms()
+        await self._script("heartbeat")(
+            [self.keys.workers, self.keys.workers_seen],
+            [now, supervisor_id, "" if info is None else dumps(info), now - _ms(forget_after)],
+        )
+
+    async def live_supervisors(self, within: float) -> list[dict[str, Any]]:
+        """Every supervisor that heartbeated in the last ``within`` seconds, by id."""
+        since = self.clock.now_ms() - _ms(within)
+        async with self.client.pipeline(transaction=False) as pipe:
+            infos_req = pipe.hgetall(self.keys.workers)
+            live_req = pipe.zrangebyscore(self.keys.workers_seen, since, float("inf"),
+                                          withscores=True)
+        infos = await infos_req
+        live = []
+        for member in await live_req:
+            raw = infos.get(member[0])
+            if raw is not None:
+                live.append({**json.loads(raw), "last_seen": ms_to_datetime(member[1])})
+        return sorted(live, key=lambda info: info["id"])
+
+    def for_queue(self, queue: str) -> Store:
+        """A store for another queue on the same connection, clock and policy."""
+        if queue == self.keys.queue:
+            return self
+        return Store(self.client, self.clock, queue=queue, policy=self.policy, rng=self._rng,
+                     scripts=self._scripts)
 
     async def ping(self) -> bool:
         """True when Redis answers."""
