@@ -23,7 +23,7 @@ private_redis = factories.redis_proc(executable=REDIS_SERVER, port=None)
 
 #: Jump virtual time only after this much real idleness, so a reply that is
 #: still on its way from Redis is never mistaken for "everyone is asleep".
-AUTOJUMP_THRESHOLD_S = 0.02
+AUTOJUMP_THRESHOLD_S = 0.05
 
 
 @pytest.fixture

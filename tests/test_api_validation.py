@@ -102,7 +102,6 @@ BAD_SUBMISSIONS = [
     pytest.param(as_json({"type": "x", "timeout": 86401}), "timeout", id="timeout-86401"),
     pytest.param(as_json({"type": "x", "timeout": "10"}), "timeout", id="timeout-string"),
     pytest.param(as_json({"type": "x", "timeout": True}), "timeout", id="timeout-true"),
-    pytest.param(b'{"type": "x", "timeout": Infinity}', "timeout", id="timeout-infinity"),
     pytest.param(as_json({"type": "x", "tags": "urgent"}), "tags", id="tags-a-string"),
     pytest.param(as_json({"type": "x", "tags": {"a": 1}}), "tags", id="tags-an-object"),
     pytest.param(as_json({"type": "x", "tags": [f"t{i}" for i in range(33)]}), "tags",
@@ -207,13 +206,14 @@ async def test_after_a_413_the_connection_is_either_closed_or_still_answers(
     assert answer == b"" or answer.startswith(b"HTTP/1.1 200"), answer[:200]
 
 
+@pytest.mark.parametrize("literal", [b"NaN", b"Infinity", b"-Infinity"])
 async def test_a_non_finite_timeout_is_rejected_and_writes_nothing(
-    clock: MockClock, api: httpx.AsyncClient, store: Store
+    clock: MockClock, api: httpx.AsyncClient, store: Store, literal: bytes
 ) -> None:
-    """NaN passes every numeric bound check (all comparisons are false); it is
-    not JSON either, so either field is a fair answer."""
+    """NaN passes every numeric bound check (all comparisons are false). None
+    of these literals is JSON, so either field is a fair answer."""
     response = await api.post(
-        "/api/jobs", content=b'{"type": "x", "timeout": NaN}',
+        "/api/jobs", content=b'{"type": "x", "timeout": ' + literal + b"}",
         headers={"content-type": "application/json"})
     assert response.status_code == 400, response.text
     assert response.json()["field"] in {"timeout", "body"}

@@ -6,7 +6,6 @@ from __future__ import annotations
 import threading
 
 import httpx
-import pytest
 import trio
 
 from boltq.builtin_processors import register_builtin_processors
@@ -40,13 +39,15 @@ async def test_a_job_failing_twice_completes_on_its_third_attempt_after_growing_
     kinds = [e["event"] for e in events]
     assert kinds == ["created", "started", "retrying", "pending", "started", "retrying",
                      "pending", "started", "completed"]
-    failed_at = [int(e["ts"]) for e in events if e["event"] == "retrying"]
+    retries = [e for e in events if e["event"] == "retrying"]
     restarted_at = [int(e["ts"]) for e in events if e["event"] == "started"][1:]
-    delays = [(s - f) / 1000 for f, s in zip(failed_at, restarted_at, strict=True)]
+    delays = [(int(e["next_retry_at"]) - int(e["ts"])) / 1000 for e in retries]
     # RETRY_BACKOFF_BASE 1s, doubling, each scaled by a jitter in [0.8, 1.0)
-    assert 0.8 <= delays[0] <= 1.05
-    assert 1.6 <= delays[1] <= 2.05
-    assert delays[1] > 1.5 * delays[0]
+    assert 0.8 <= delays[0] < 1.0
+    assert 1.6 <= delays[1] < 2.0
+    # and no retry starts before it is due
+    assert all(start >= int(e["next_retry_at"])
+               for start, e in zip(restarted_at, retries, strict=True))
     assert await find_breaches(store) == []
 
 
@@ -131,7 +132,7 @@ async def test_a_job_over_its_timeout_fails_the_attempt_with_the_timeout_error(s
         assert job.error == "timeout after 1s"
         job = await wait_for_status(store, job_id, "dead_letter")
     assert (job.attempts, job.error) == (2, "timeout after 1s")
-    assert (job.completed_at - job.started_at).total_seconds() == pytest.approx(1, abs=0.05)
+    assert 1 <= (job.completed_at - job.started_at).total_seconds() < 2  # not the 5s sleep
 
 
 async def test_a_job_without_a_processor_fails_with_a_clear_error(store, clock):
@@ -192,7 +193,8 @@ async def test_shutdown_lets_a_running_job_finish_within_the_grace_period(store,
         await wait_for_status(store, job_id, "running")
         shutdown.request()
         asked_at = trio.current_time()
-    assert 2.5 <= trio.current_time() - asked_at <= 3.5
+    # the job had 2.5s left; the grace period is 30s
+    assert 2.5 <= trio.current_time() - asked_at < 5
     job = await store.get(job_id)
     assert (job.status, job.attempts) == ("completed", 1)
     assert await find_breaches(store) == []
@@ -215,7 +217,8 @@ async def test_shutdown_past_the_grace_period_puts_the_job_back_and_the_next_run
             await wait_for_status(store, job_id, "running")
             shutdown.request()
             asked_at = trio.current_time()
-        assert trio.current_time() - asked_at == pytest.approx(1, abs=0.1)
+        # a 1s grace period, against the 59s the job had left
+        assert 1 <= trio.current_time() - asked_at < 3
         job = await store.get(job_id)
         assert (job.status, job.attempts) == ("pending", 0)
         assert await find_breaches(store) == []

@@ -15,7 +15,7 @@ from boltq.actors.outage import Outage
 from boltq.constants import HEARTBEAT_INTERVAL_S, HEARTBEAT_TIMEOUT_S
 from boltq.store import UNREACHABLE_ERRORS, Store
 
-DEREGISTER_S = 2.0
+DEREGISTER_S = 0.5
 
 
 def supervisor_info(supervisor_id: str, role: str, queues: Sequence[str]) -> dict[str, Any]:

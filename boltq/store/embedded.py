@@ -17,6 +17,10 @@ from fakeredis import TcpFakeServer
 def embedded_redis(host: str = "127.0.0.1") -> Iterator[str]:
     """Serve an in-memory Redis on a free loopback port; yield its URL."""
     server = TcpFakeServer((host, 0), server_type="redis")
+    # a connection thread may sit in a blocking command (a fetcher's BLPOP);
+    # closing the server must not wait for it
+    server.daemon_threads = True
+    server.block_on_close = False
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                               name="boltq-embedded-redis", daemon=True)
     thread.start()

@@ -8,6 +8,9 @@ local function emit(events_key, maxlen, rec, event, now, extra_error)
   if rec.worker_id then
     table.insert(fields, 'worker_id'); table.insert(fields, rec.worker_id)
   end
+  if event == 'retrying' and rec.next_retry_at then
+    table.insert(fields, 'next_retry_at'); table.insert(fields, tostring(rec.next_retry_at))
+  end
   local err = extra_error or rec.error
   if err and (event == 'retrying' or event == 'dead_letter' or event == 'failed' or event == 'reclaimed') then
     table.insert(fields, 'error'); table.insert(fields, err)
