@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 import attrs
@@ -18,6 +19,7 @@ import trio
 
 from boltq.builtin_processors import register_builtin_processors
 from boltq.config import Settings
+from boltq.roles import BUILTIN_ROLES, RoleSpec
 from boltq.store import Store
 from boltq.supervisor import Shutdown, SupervisorInfo, run_supervisor
 
@@ -37,13 +39,15 @@ class RunningSupervisor:
 
 
 @asynccontextmanager
-async def open_supervisor(store: Store, **settings: Any) -> AsyncIterator[RunningSupervisor]:
-    """Start a supervisor on ``store``; ``settings`` override :class:`Settings` fields."""
+async def open_supervisor(store: Store, *, role: RoleSpec = BUILTIN_ROLES["all-in-one"],
+                          **settings: Any) -> AsyncIterator[RunningSupervisor]:
+    """Start a supervisor of ``role`` on ``store``; ``settings`` override
+    :class:`Settings` fields (the API port defaults to a free one)."""
     register_builtin_processors()
     config = Settings(**{"api_port": 0, "worker_id": "test-worker", **settings})
     shutdown = Shutdown()
     async with trio.open_nursery() as nursery:
-        info = await nursery.start(run_supervisor, config, store, shutdown)
+        info = await nursery.start(partial(run_supervisor, role=role), config, store, shutdown)
         try:
             yield RunningSupervisor(store, info, shutdown, config)
         finally:
