@@ -45,3 +45,7 @@ MAX_TAG_LENGTH: Final = 64
 #: without one it counts as gone.
 HEARTBEAT_INTERVAL_S: Final = 2.0
 HEARTBEAT_TIMEOUT_S: Final = 10.0
+
+#: Batch submission: at most this many jobs, in a body of at most this size.
+MAX_BATCH_JOBS: Final = 1000
+MAX_BATCH_BODY_BYTES: Final = 16 * 1024 * 1024

@@ -11,6 +11,7 @@ from typing import Any
 import fastjsonschema
 
 from boltq.constants import (
+    MAX_BATCH_JOBS,
     MAX_MAX_ATTEMPTS,
     MAX_PRIORITY,
     MAX_TAG_LENGTH,
@@ -110,3 +111,30 @@ def parse_submission(body: Any, *, default_max_attempts: int) -> JobSpec:
         timeout=None if body.get("timeout") is None else float(body["timeout"]),
         tags=tuple(given("tags", ())),
     )
+
+
+def parse_batch(body: Any, *, default_max_attempts: int) -> list[JobSpec]:
+    """Validate a whole batch (``{"jobs": [...]}``) before anything is written.
+
+    An error names the job's index and field, e.g. ``jobs[3].priority``.
+    """
+    if not isinstance(body, dict):
+        raise InvalidJobError("body", "request body must be a JSON object with a jobs list")
+    unknown = sorted(set(body) - {"jobs"})
+    if unknown:
+        raise InvalidJobError(unknown[0], f"unknown field {unknown[0]!r}")
+    jobs = body.get("jobs")
+    if not isinstance(jobs, list) or not jobs:
+        raise InvalidJobError("jobs", "jobs must be a non-empty list of job objects")
+    if len(jobs) > MAX_BATCH_JOBS:
+        raise InvalidJobError("jobs", f"jobs holds {len(jobs)} jobs; at most {MAX_BATCH_JOBS}")
+    specs = []
+    for index, job in enumerate(jobs):
+        try:
+            specs.append(parse_submission(job, default_max_attempts=default_max_attempts))
+        except InvalidJobError as exc:
+            where = f"jobs[{index}]"
+            field = where if exc.field == "body" else f"{where}.{exc.field}"
+            message = exc.message.replace("request body", where, 1)
+            raise InvalidJobError(field, f"{where}: {message}") from None
+    return specs

@@ -14,13 +14,13 @@ from typing import Any
 import attrs
 from quart import Response, request
 from quart_trio import QuartTrio
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from boltq.constants import HEARTBEAT_TIMEOUT_S, MAX_BODY_BYTES
+from boltq.constants import HEARTBEAT_TIMEOUT_S, MAX_BATCH_BODY_BYTES, MAX_BODY_BYTES
 from boltq.errors import InvalidJobError, JobNotFoundError, JobStateError
 from boltq.job import JobStatus
 from boltq.store import UNREACHABLE_ERRORS, Store
-from boltq.validation import NonFiniteNumber, parse_submission
+from boltq.validation import NonFiniteNumber, parse_batch, parse_submission
 from boltq.wire import converter, job_to_wire
 
 log = logging.getLogger("boltq.api")
@@ -36,9 +36,13 @@ def json_response(http_status: int, body: Any) -> Response:
     return Response(json.dumps(body), status=http_status, mimetype="application/json")
 
 
-async def _read_json() -> Any:
-    """The request body as JSON; raises InvalidJobError for anything else."""
+async def _read_json(limit: int = MAX_BODY_BYTES) -> Any:
+    """The request body as JSON, at most ``limit`` bytes; InvalidJobError otherwise."""
+    if request.content_length is not None and request.content_length > limit:
+        raise RequestEntityTooLarge()
     raw = await request.get_data(cache=False, as_text=False)
+    if len(raw) > limit:
+        raise RequestEntityTooLarge()
     if not raw:
         raise InvalidJobError("body", "request body is empty; expected a JSON object")
     try:
@@ -53,13 +57,21 @@ async def _read_json() -> Any:
 def create_app(store: Store, *, default_max_attempts: int) -> QuartTrio:
     """The API bound to one queue's store."""
     app = QuartTrio("boltq")
-    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    # the largest body any route takes; each route checks its own limit
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BATCH_BODY_BYTES
 
     @app.post("/api/jobs")
     async def submit_job() -> Response:
         spec = parse_submission(await _read_json(), default_max_attempts=default_max_attempts)
         (job_id,) = await store.enqueue([spec])
         return json_response(202, {"job_id": job_id, "status": JobStatus.PENDING.value})
+
+    @app.post("/api/jobs/batch")
+    async def submit_batch() -> Response:
+        specs = parse_batch(await _read_json(MAX_BATCH_BODY_BYTES),
+                            default_max_attempts=default_max_attempts)
+        job_ids = await store.enqueue(specs)
+        return json_response(202, {"job_ids": job_ids, "status": JobStatus.PENDING.value})
 
     @app.get("/api/jobs/<job_id>")
     async def get_job(job_id: str) -> Response:
@@ -104,8 +116,9 @@ def create_app(store: Store, *, default_max_attempts: int) -> QuartTrio:
     async def http_error(exc: HTTPException) -> Response:
         code = exc.code or 500
         if code == 413:
+            limit = MAX_BATCH_BODY_BYTES if request.path.endswith("/batch") else MAX_BODY_BYTES
             response = error_response(
-                413, f"request body is larger than {MAX_BODY_BYTES} bytes", "body")
+                413, f"request body is larger than {limit} bytes", "body")
             # the unread body would be taken for the next request: end the connection
             response.headers["Connection"] = "close"
             return response
