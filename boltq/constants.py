@@ -49,3 +49,8 @@ HEARTBEAT_TIMEOUT_S: Final = 10.0
 #: Batch submission: at most this many jobs, in a body of at most this size.
 MAX_BATCH_JOBS: Final = 1000
 MAX_BATCH_BODY_BYTES: Final = 16 * 1024 * 1024
+
+#: Browsing: the most jobs one page returns, and the most index entries one
+#: request reads while filtering.
+MAX_PAGE_LIMIT: Final = 500
+BROWSE_SCAN_MAX: Final = 5000

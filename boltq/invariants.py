@@ -43,6 +43,7 @@ async def find_breaches(store: Store) -> list[Breach]:
     places = {name: await _zset_members(store, getattr(k, name))
               for name in ("pending", "delayed", "active", "dead", "finished")}
     leases = {job_id async for job_id, _ in store.client.hscan_iter(k.leases, count=1000)}
+    indexed = await _zset_members(store, k.created)
     breaches: list[Breach] = []
     seen: set[str] = set()
     async for job_id, raw in store.client.hscan_iter(k.jobs, count=1000):
@@ -53,12 +54,16 @@ async def find_breaches(store: Store) -> list[Breach]:
         if found != [expected]:
             where = ", ".join(found) or "no place"
             breaches.append(Breach(job_id, f"status {status} but found in {where}"))
+        if job_id not in indexed:
+            breaches.append(Breach(job_id, "missing from the browse index"))
         if (job_id in leases) != (status == "running"):
             breaches.append(Breach(job_id, f"status {status} but lease "
                                            f"{'held' if job_id in leases else 'missing'}"))
     for name, members in places.items():
         for job_id in sorted(members - seen):
             breaches.append(Breach(job_id, f"in {name} but has no record"))
+    for job_id in sorted(indexed - seen):
+        breaches.append(Breach(job_id, "in the browse index but has no record"))
     for job_id in sorted(leases - seen):
         breaches.append(Breach(job_id, "lease without a record"))
     return breaches

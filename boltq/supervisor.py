@@ -40,8 +40,10 @@ RESTART_INITIAL_S = 0.1
 RESTART_MAX_S = 30.0
 #: An actor that ran this long before crashing restarts without backoff debt.
 RESTART_RESET_S = 60.0
-#: The final requeue is shielded from cancellation, for at most this long.
+#: Final writes at shutdown (outcomes, then the put-back) wait at most this
+#: long for Redis; after a second signal, the outcomes wait only briefly.
 FINAL_WRITE_S = 10.0
+HURRIED_FINAL_WRITE_S = 1.0
 
 ActorRun = Callable[[trio.TaskStatus[Any]], Awaitable[None]]
 
@@ -179,7 +181,14 @@ async def run_work_path(
                 pool.cancel_scope.cancel()
             for end in (outcomes_send, jobs_send, idle_send, idle_recv, jobs_recv):
                 end.close()
-        # the acker has written every outcome; what is still held was interrupted
+            # the acker ends once it has written what the workers handed it; if
+            # Redis is away that could be never, so the wait is bounded
+            ack_path.cancel_scope.deadline = trio.current_time() + (
+                HURRIED_FINAL_WRITE_S if shutdown.hurry.is_set() else FINAL_WRITE_S)
+        if ack_path.cancel_scope.cancelled_caught:
+            log.error("queue %s: gave up writing outcomes (Redis unreachable); their jobs "
+                      "run again after their lease expires", queue)
+        # every outcome is written; what is still held was interrupted
         await _put_back(store, inflight)
         keeper.cancel_scope.cancel()
 

@@ -16,10 +16,16 @@ from quart import Response, request
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from boltq.constants import HEARTBEAT_TIMEOUT_S, MAX_BATCH_BODY_BYTES, MAX_BODY_BYTES
+from boltq.constants import (
+    HEARTBEAT_TIMEOUT_S,
+    MAX_BATCH_BODY_BYTES,
+    MAX_BATCH_JOBS,
+    MAX_BODY_BYTES,
+    MAX_PAGE_LIMIT,
+)
 from boltq.errors import InvalidJobError, JobNotFoundError, JobStateError
 from boltq.job import JobStatus
-from boltq.store import UNREACHABLE_ERRORS, Store
+from boltq.store import STORE_ERRORS, UNREACHABLE_ERRORS, Store
 from boltq.validation import NonFiniteNumber, parse_batch, parse_submission
 from boltq.wire import converter, job_to_wire
 
@@ -36,14 +42,19 @@ def json_response(http_status: int, body: Any) -> Response:
     return Response(json.dumps(body), status=http_status, mimetype="application/json")
 
 
-async def _read_json(limit: int = MAX_BODY_BYTES) -> Any:
-    """The request body as JSON, at most ``limit`` bytes; InvalidJobError otherwise."""
+async def _read_json(limit: int = MAX_BODY_BYTES, empty: Any = None) -> Any:
+    """The request body as JSON, at most ``limit`` bytes; InvalidJobError otherwise.
+
+    An empty body is an error unless ``empty`` gives what it stands for.
+    """
     if request.content_length is not None and request.content_length > limit:
         raise RequestEntityTooLarge()
     raw = await request.get_data(cache=False, as_text=False)
     if len(raw) > limit:
         raise RequestEntityTooLarge()
-    if not raw:
+    if not raw.strip():
+        if empty is not None:
+            return empty
         raise InvalidJobError("body", "request body is empty; expected a JSON object")
     try:
         return json.loads(raw, parse_constant=NonFiniteNumber)
@@ -52,6 +63,57 @@ async def _read_json(limit: int = MAX_BODY_BYTES) -> Any:
     except (UnicodeDecodeError, ValueError) as exc:
         raise InvalidJobError("body", f"request body is not valid JSON: {exc}") from None
 
+
+
+def _page_of_jobs_query(args: Any, status: JobStatus | None) -> dict[str, Any]:
+    """Check the browse query string; InvalidJobError names the parameter."""
+    unknown = sorted(set(args) - {"status", "type", "tag", "limit", "cursor"})
+    if unknown:
+        raise InvalidJobError(unknown[0], f"unknown query parameter {unknown[0]!r}")
+    query: dict[str, Any] = {"status": status, "job_type": args.get("type") or None,
+                             "tag": args.get("tag") or None, "cursor": None, "limit": 50}
+    if status is None and args.get("status"):
+        try:
+            query["status"] = JobStatus(args["status"])
+        except ValueError:
+            raise InvalidJobError("status", f"status must be one of "
+                                            f"{', '.join(s.value for s in JobStatus)}") from None
+    if "limit" in args:
+        try:
+            query["limit"] = int(args["limit"])
+        except ValueError:
+            query["limit"] = 0
+        if not 1 <= query["limit"] <= MAX_PAGE_LIMIT:
+            raise InvalidJobError("limit", f"limit must be a whole number from 1 to "
+                                           f"{MAX_PAGE_LIMIT}")
+    if args.get("cursor"):
+        if not args["cursor"].startswith("job_") or len(args["cursor"]) > 64:
+            raise InvalidJobError("cursor", "cursor must be a next_cursor from an earlier page")
+        query["cursor"] = args["cursor"]
+    return query
+
+
+async def _page_of_jobs(store: Store, args: Any, status: JobStatus | None) -> Response:
+    jobs, next_cursor = await store.list_jobs(**_page_of_jobs_query(args, status))
+    return json_response(200, {"jobs": [job_to_wire(job) for job in jobs],
+                               "next_cursor": next_cursor})
+
+
+def _job_ids_to_retry(body: Any) -> list[str] | None:
+    """None (retry all) for an empty body or ``{}``; else the ``job_ids`` list."""
+    if not isinstance(body, dict):
+        raise InvalidJobError("body", "request body must be a JSON object")
+    unknown = sorted(set(body) - {"job_ids"})
+    if unknown:
+        raise InvalidJobError(unknown[0], f"unknown field {unknown[0]!r}")
+    if "job_ids" not in body:
+        return None
+    job_ids = body["job_ids"]
+    if (not isinstance(job_ids, list) or len(job_ids) > MAX_BATCH_JOBS
+            or not all(isinstance(i, str) and 0 < len(i) <= 64 for i in job_ids)):
+        raise InvalidJobError("job_ids", f"job_ids must be a list of at most {MAX_BATCH_JOBS} "
+                                         "job ids")
+    return list(dict.fromkeys(job_ids))
 
 
 def create_app(store: Store, *, default_max_attempts: int) -> QuartTrio:
@@ -72,6 +134,27 @@ def create_app(store: Store, *, default_max_attempts: int) -> QuartTrio:
                             default_max_attempts=default_max_attempts)
         job_ids = await store.enqueue(specs)
         return json_response(202, {"job_ids": job_ids, "status": JobStatus.PENDING.value})
+
+    @app.get("/api/jobs")
+    async def list_jobs() -> Response:
+        return await _page_of_jobs(store, request.args, status=None)
+
+    @app.get("/api/dead-letter")
+    async def list_dead_letter() -> Response:
+        return await _page_of_jobs(store, request.args, status=JobStatus.DEAD_LETTER)
+
+    @app.post("/api/dead-letter/retry")
+    async def retry_dead_letter() -> Response:
+        job_ids = _job_ids_to_retry(await _read_json(empty={}))
+        retried = await store.retry_dead_many(job_ids)
+        body: dict[str, Any] = {"retried": len(retried), "job_ids": retried}
+        if job_ids is not None:
+            body["skipped"] = [job_id for job_id in job_ids if job_id not in set(retried)]
+        return json_response(200, body)
+
+    @app.delete("/api/dead-letter")
+    async def purge_dead_letter() -> Response:
+        return json_response(200, {"purged": await store.purge_dead()})
 
     @app.get("/api/jobs/<job_id>")
     async def get_job(job_id: str) -> Response:
@@ -124,11 +207,14 @@ def create_app(store: Store, *, default_max_attempts: int) -> QuartTrio:
             return response
         return error_response(code, exc.description or exc.name, None)
 
-    async def store_unreachable(exc: Exception) -> Response:
-        log.warning("store unreachable: %s", exc)
-        return error_response(503, "the job store (Redis) is unreachable; try again", None)
+    async def store_unavailable(exc: Exception) -> Response:
+        if isinstance(exc, UNREACHABLE_ERRORS):
+            log.warning("store unreachable: %s", exc)
+            return error_response(503, "the job store (Redis) is unreachable; try again", None)
+        log.warning("store refused a request: %s", exc)
+        return error_response(503, f"the job store (Redis) refused the request: {exc}", None)
 
-    for error in UNREACHABLE_ERRORS:
-        app.register_error_handler(error, store_unreachable)
+    for error in STORE_ERRORS:
+        app.register_error_handler(error, store_unavailable)
 
     return app

@@ -372,7 +372,7 @@ async def test_an_unknown_route_answers_404_json(
 @pytest.mark.parametrize(("method", "path"), [
     ("GET", "/api/jobs/some-id/cancel"),
     ("GET", "/api/jobs/some-id/retry"),
-    ("GET", "/api/jobs"),
+    ("PUT", "/api/jobs"),
     ("DELETE", "/api/jobs/some-id"),
 ])
 async def test_a_wrong_method_answers_405_json(

@@ -9,7 +9,7 @@ import trio
 from boltq.actors.outage import Outage
 from boltq.constants import ACK_BATCH_MAX
 from boltq.inflight import InFlight, ProcessLoad
-from boltq.store import UNREACHABLE_ERRORS, Completion, Failure, Store
+from boltq.store import STORE_ERRORS, Completion, Failure, Store
 
 log = logging.getLogger("boltq.acker")
 
@@ -24,7 +24,7 @@ async def write_outcomes(store: Store, batch: list[Completion | Failure],
         try:
             stale = await store.ack(completions, failures)
         except Exception as exc:  # a lost batch would leave its jobs leased forever
-            if not isinstance(exc, UNREACHABLE_ERRORS):
+            if not isinstance(exc, STORE_ERRORS):
                 log.exception("writing %d outcomes failed; retrying", len(batch))
             await outage.failed(exc)
             continue

@@ -21,6 +21,9 @@ log = logging.getLogger("boltq.store")
 #: What a lost or refused Redis connection raises, from coredis or the OS.
 UNREACHABLE_ERRORS: tuple[type[Exception], ...] = (
     coredis.exceptions.ConnectionError, ConnectionError, TimeoutError, OSError)
+#: Anything Redis itself answers with an error (out of memory, read-only
+#: replica, loading...), reachable or not.
+STORE_ERRORS: tuple[type[Exception], ...] = (*UNREACHABLE_ERRORS, coredis.exceptions.RedisError)
 
 
 def redacted(url: str) -> str:

@@ -35,6 +35,9 @@ class QueueKeys:
     """counter: arrival order within a priority."""
     wake: str = attrs.field(init=False)
     """list: tokens that wake fetchers blocked on an empty queue."""
+    created: str = attrs.field(init=False)
+    """zset: every job id with score 0, so ids (time-ordered) sort newest last;
+    the browse index."""
     workers: str = attrs.field(init=False)
     """hash: supervisor id -> its latest heartbeat info."""
     workers_seen: str = attrs.field(init=False)
@@ -43,6 +46,6 @@ class QueueKeys:
     def __attrs_post_init__(self) -> None:
         base = f"{KEY_PREFIX}:{{{self.queue}}}"
         for name in ("jobs", "pending", "delayed", "active", "leases", "dead",
-                     "finished", "events", "stats", "seq", "wake", "workers"):
+                     "finished", "events", "stats", "seq", "wake", "created", "workers"):
             object.__setattr__(self, name, f"{base}:{name}")
         object.__setattr__(self, "workers_seen", f"{base}:workers:seen")

@@ -18,6 +18,7 @@ import coredis
 
 from boltq.clock import Clock
 from boltq.constants import (
+    BROWSE_SCAN_MAX,
     CLAIM_BATCH_MAX,
     DEFAULT_JOB_STATUS_TTL_S,
     DEFAULT_LEASE_TIMEOUT_S,
@@ -131,7 +132,7 @@ class Store:
         records = [new_record(job_id, spec, now) for job_id, spec in zip(ids, specs, strict=True)]
         k = self.keys
         await self._script("enqueue")(
-            [k.jobs, k.pending, k.events, k.stats, k.seq, k.wake],
+            [k.jobs, k.pending, k.events, k.stats, k.seq, k.wake, k.created],
             [now, self.policy.events_maxlen, *records],
         )
         return ids
@@ -226,16 +227,43 @@ class Store:
 
     async def retry_dead(self, job_id: str) -> None:
         """Send a dead-letter job back for another round of attempts."""
-        k = self.keys
-        reply = await self._script("retry")(
-            [k.jobs, k.dead, k.delayed, k.events],
-            [job_id, self.clock.now_ms(), self.policy.events_maxlen],
-        )
-        if reply[0] == -1:
+        (reply,) = await self._retry_dead_ids([job_id])
+        if reply == -1:
             raise JobNotFoundError(job_id)
-        if reply[0] == -3:
+        if reply != 1:
             raise JobStateError(
-                job_id, reply[1], f"job {job_id!r} is {reply[1]}, not in the dead letter queue")
+                job_id, reply, f"job {job_id!r} is {reply}, not in the dead letter queue")
+
+    async def _retry_dead_ids(self, job_ids: Sequence[str]) -> list[int | str]:
+        k = self.keys
+        return list(await self._script("retry")(
+            [k.jobs, k.dead, k.delayed, k.events],
+            [self.clock.now_ms(), self.policy.events_maxlen, *job_ids],
+        ))
+
+    async def retry_dead_many(self, job_ids: Sequence[str] | None = None) -> list[str]:
+        """Retry the given dead-letter jobs (all of them when None); return those retried.
+
+        Ids that are unknown or not in the dead letter queue are left alone.
+        """
+        if job_ids is not None:
+            replies = await self._retry_dead_ids(job_ids) if job_ids else []
+            return [job_id for job_id, r in zip(job_ids, replies, strict=True) if r == 1]
+        retried: list[str] = []
+        while batch := list(await self.client.zrange(self.keys.dead, 0, MAINTENANCE_BATCH - 1)):
+            replies = await self._retry_dead_ids(batch)
+            retried += [job_id for job_id, r in zip(batch, replies, strict=True) if r == 1]
+        return retried
+
+    async def purge_dead(self) -> int:
+        """Delete every dead-letter job for good; return how many."""
+        k = self.keys
+        purged = 0
+        while count := int(await self._script("purge")(
+                [k.jobs, k.dead, k.created, k.events],
+                [self.clock.now_ms(), MAINTENANCE_BATCH, self.policy.events_maxlen])):
+            purged += count
+        return purged
 
     # -- maintenance (the scheduler) -----------------------------------------------
 
@@ -260,8 +288,9 @@ class Store:
 
     async def expire_finished(self) -> int:
         """Forget finished jobs past the status TTL; return how many."""
+        k = self.keys
         return int(await self._script("expire")(
-            [self.keys.jobs, self.keys.finished], [self.clock.now_ms(), MAINTENANCE_BATCH]))
+            [k.jobs, k.finished, k.created], [self.clock.now_ms(), MAINTENANCE_BATCH]))
 
     # -- reads ----------------------------------------------------------------------
 
@@ -274,6 +303,54 @@ class Store:
         if raw is None or (expiry is not None and expiry <= self.clock.now_ms()):
             raise JobNotFoundError(job_id)
         return job_from_record(raw)
+
+    async def list_jobs(
+        self,
+        *,
+        status: JobStatus | None = None,
+        job_type: str | None = None,
+        tag: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> tuple[list[Job], str | None]:
+        """Jobs newest first, filtered; and the cursor for the next page (None at the end).
+
+        Walks the id-ordered index a page at a time and reads records in bulk;
+        a request looks at no more than BROWSE_SCAN_MAX ids, so a rare filter
+        may return a short page with a cursor to continue from.
+        """
+        found: list[Job] = []
+        upper = f"({cursor}" if cursor else "+"
+        scanned = 0
+        now = self.clock.now_ms()
+        while len(found) < limit and scanned < BROWSE_SCAN_MAX:
+            page = max(limit * 2, 100)
+            # ZREVRANGEBYLEX, not ZRANGE ... BYLEX REV: the embedded store
+            # answers the latter wrongly, and both backends must agree
+            ids = list(await self.client.zrevrangebylex(self.keys.created, upper, "-",
+                                                        offset=0, count=page))
+            if not ids:
+                return found, None
+            scanned += len(ids)
+            async with self.client.pipeline(transaction=False) as pipe:
+                records_req = pipe.hmget(self.keys.jobs, ids)
+                expiry_req = [pipe.zscore(self.keys.finished, job_id) for job_id in ids]
+            records = await records_req
+            expiries = [await req for req in expiry_req]
+            for job_id, raw, expiry in zip(ids, records, expiries, strict=True):
+                upper = f"({job_id}"
+                if raw is None or (expiry is not None and expiry <= now):
+                    continue
+                job = job_from_record(raw)
+                if ((status is None or job.status == status)
+                        and (job_type is None or job.type == job_type)
+                        and (tag is None or tag in job.tags)):
+                    found.append(job)
+                    if len(found) == limit:
+                        return found, job_id
+            if len(ids) < page:
+                return found, None
+        return found, upper[1:]
 
     async def stats(self) -> Stats:
         """Counters and sizes, read in one round trip."""

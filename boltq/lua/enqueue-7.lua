@@ -7,6 +7,7 @@
   KEYS[4] stats    hash  counters
   KEYS[5] seq      counter for FIFO order within a priority
   KEYS[6] wake     list  tokens for blocked fetchers
+  KEYS[7] created  zset  every job id, all scores 0: ordered by id = by time
 
   ARGV[1] now (ms)   ARGV[2] events maxlen
   ARGV[3..] one record JSON per job (status pending, attempts 0)
@@ -32,6 +33,7 @@ for i = 3, #ARGV do
     rec.seq = redis.call('INCR', KEYS[5])
     save_record(KEYS[1], rec)
     redis.call('ZADD', KEYS[2], pending_score(rec.priority, rec.seq), rec.id)
+    redis.call('ZADD', KEYS[7], 0, rec.id)
     emit(KEYS[3], maxlen, rec, 'created', now)
     added[#added + 1] = 1
     count = count + 1

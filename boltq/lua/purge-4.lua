@@ -1,0 +1,27 @@
+--[[
+  Delete dead-letter jobs for good, oldest first: dead -> gone.
+
+  KEYS[1] jobs   KEYS[2] dead   KEYS[3] created (browse index)   KEYS[4] events
+  ARGV[1] now (ms)   ARGV[2] most jobs to delete   ARGV[3] events maxlen
+
+  Returns: the number of jobs deleted (call again until it returns 0).
+  Events: purged
+]]
+--- @include "record"
+--- @include "events"
+
+local now = tonumber(ARGV[1])
+local maxlen = tonumber(ARGV[3])
+local ids = redis.call('ZRANGE', KEYS[2], 0, tonumber(ARGV[2]) - 1)
+for _, id in ipairs(ids) do
+  local rec = load_record(KEYS[1], id)
+  if rec then
+    emit(KEYS[4], maxlen, rec, 'purged', now)
+  end
+end
+if #ids > 0 then
+  redis.call('HDEL', KEYS[1], unpack(ids))
+  redis.call('ZREM', KEYS[2], unpack(ids))
+  redis.call('ZREM', KEYS[3], unpack(ids))
+end
+return #ids
