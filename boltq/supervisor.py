@@ -29,6 +29,7 @@ from boltq.actors.scheduler import scheduler
 from boltq.actors.worker import Outcome, worker
 from boltq.config import Settings
 from boltq.constants import LEASE_RENEW_INTERVAL_S
+from boltq.events import EventHub
 from boltq.inflight import InFlight, ProcessLoad
 from boltq.roles import BUILTIN_ROLES, RoleSpec
 from boltq.store import UNREACHABLE_ERRORS, Claimed, Store
@@ -210,9 +211,10 @@ async def run_supervisor(
 
     async with trio.open_nursery() as services:
         if role.runs("api"):
-            app = create_app(stores[0], default_max_attempts=settings.max_attempts)
+            hub = EventHub(stores[0])
+            app = create_app(stores[0], default_max_attempts=settings.max_attempts, hub=hub)
             urls = tuple(await services.start(supervised, "api", lambda st: api(
-                app, settings.api_host, settings.api_port, task_status=st)))
+                app, settings.api_host, settings.api_port, hub, task_status=st)))
         if role.runs("scheduler"):
             for each in stores:
                 await services.start(supervised, f"scheduler[{each.keys.queue}]",

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any
 
 import attrs
-from quart import Response, request
+from quart import Response, request, websocket
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
@@ -24,12 +25,17 @@ from boltq.constants import (
     MAX_PAGE_LIMIT,
 )
 from boltq.errors import InvalidJobError, JobNotFoundError, JobStateError
+from boltq.events import EventFilter, EventHub, SubscriberTooSlow
 from boltq.job import JobStatus
 from boltq.store import STORE_ERRORS, UNREACHABLE_ERRORS, Store
 from boltq.validation import NonFiniteNumber, parse_batch, parse_submission
 from boltq.wire import converter, job_to_wire
 
 log = logging.getLogger("boltq.api")
+
+#: WebSocket close code for a subscriber dropped for falling behind
+#: (1013: "try again later").
+SLOW_SUBSCRIBER_CLOSE_CODE = 1013
 
 
 def error_response(http_status: int, message: str, field: str | None = None,
@@ -116,8 +122,30 @@ def _job_ids_to_retry(body: Any) -> list[str] | None:
     return list(dict.fromkeys(job_ids))
 
 
-def create_app(store: Store, *, default_max_attempts: int) -> QuartTrio:
-    """The API bound to one queue's store."""
+_STREAM_ID = re.compile(r"^\d{1,20}(-\d{1,20})?$")
+
+
+def _event_query(args: Any) -> tuple[EventFilter, str | None]:
+    """Filters and resume point of an events subscription; InvalidJobError names the problem."""
+    unknown = sorted(set(args) - {"job_id", "type", "status", "tag", "since", "token"})
+    if unknown:
+        raise InvalidJobError(unknown[0], f"unknown query parameter {unknown[0]!r}")
+    statuses = frozenset(args.getlist("status"))
+    known = {s.value for s in JobStatus}
+    if not statuses <= known:
+        raise InvalidJobError("status", f"status must be one of {', '.join(sorted(known))}")
+    since = args.get("since")
+    if since is not None and not _STREAM_ID.match(since):
+        raise InvalidJobError("since", "since must be an event id such as 1700000000000-0")
+    wanted = EventFilter(job_ids=frozenset(args.getlist("job_id")),
+                         types=frozenset(args.getlist("type")), statuses=statuses,
+                         tags=frozenset(args.getlist("tag")))
+    return wanted, since
+
+
+def create_app(store: Store, *, default_max_attempts: int,
+               hub: EventHub | None = None) -> QuartTrio:
+    """The API bound to one queue's store; ``hub`` feeds ``/api/events``."""
     app = QuartTrio("boltq")
     # the largest body any route takes; each route checks its own limit
     app.config["MAX_CONTENT_LENGTH"] = MAX_BATCH_BODY_BYTES
@@ -178,6 +206,24 @@ def create_app(store: Store, *, default_max_attempts: int) -> QuartTrio:
     async def list_workers() -> Response:
         live = await store.live_supervisors(HEARTBEAT_TIMEOUT_S)
         return json_response(200, {"workers": converter.unstructure(live)})
+
+    @app.websocket("/api/events")
+    async def events() -> Response | None:
+        try:
+            wanted, since = _event_query(websocket.args)
+        except InvalidJobError as exc:
+            return error_response(400, exc.message, exc.field)
+        if hub is None:
+            return error_response(503, "live events are not served by this process", None)
+        await websocket.accept()
+        try:
+            async with hub.subscribe(wanted, since) as subscription:
+                async for message in subscription:
+                    await websocket.send(json.dumps(message))
+        except SubscriberTooSlow:
+            await websocket.close(SLOW_SUBSCRIBER_CLOSE_CODE,
+                                  "too slow: reconnect with since=<last event id>")
+        return None
 
     @app.get("/healthz")
     async def healthz() -> Response:

@@ -33,7 +33,8 @@ for i = 1, #popped, 2 do
     redis.call('ZADD', KEYS[3], deadline, rec.id)
     local token = redis.call('XADD', KEYS[5], 'MAXLEN', '~', maxlen, '*',
       'job_id', rec.id, 'event', 'started', 'status', 'running', 'type', rec.type,
-      'attempt', tostring(rec.attempts), 'ts', tostring(now), 'worker_id', ARGV[3])
+      'attempt', tostring(rec.attempts), 'ts', tostring(now), 'worker_id', ARGV[3],
+      'tags', rec.tags or '[]')
     redis.call('HSET', KEYS[4], rec.id, token)
     out[#out + 1] = cjson.encode(rec)
     out[#out + 1] = token

@@ -5,6 +5,9 @@ local function emit(events_key, maxlen, rec, event, now, extra_error)
     'job_id', rec.id, 'event', event, 'status', rec.status, 'type', rec.type,
     'attempt', tostring(rec.attempts or 0), 'ts', tostring(now),
   }
+  if rec.tags and rec.tags ~= '[]' then
+    table.insert(fields, 'tags'); table.insert(fields, rec.tags)
+  end
   if rec.worker_id then
     table.insert(fields, 'worker_id'); table.insert(fields, rec.worker_id)
   end
