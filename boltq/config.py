@@ -32,6 +32,8 @@ from boltq.constants import (
 )
 from boltq.errors import ConfigError
 
+MIN_TOKEN_LENGTH = 16
+
 LOG_LEVELS = {"debug": "DEBUG", "info": "INFO", "warn": "WARNING", "warning": "WARNING",
               "error": "ERROR", "critical": "CRITICAL"}
 
@@ -60,6 +62,8 @@ class Settings:
     lease_timeout: float = DEFAULT_LEASE_TIMEOUT_S
     imports: tuple[str, ...] = ()
     """Modules to import before the actors start (they register processors)."""
+    api_tokens: tuple[str, ...] = attrs.field(default=(), repr=False)
+    """Bearer tokens the API accepts; empty means the API is unauthenticated."""
 
     @property
     def embedded(self) -> bool:
@@ -90,6 +94,26 @@ def parse_duration(name: str, raw: str, *, allow_zero: bool = False) -> float:
     if not math.isfinite(seconds) or seconds < 0 or (seconds == 0 and not allow_zero):
         raise ConfigError(name, f"expected a positive duration, got {raw!r}")
     return seconds
+
+
+def _tokens(raw: str) -> tuple[str, ...]:
+    """A comma-separated list, or the path of a file with one token per line."""
+    path = Path(raw)
+    if "," not in raw and path.is_file():
+        try:
+            lines = path.read_text().splitlines()
+        except OSError as exc:
+            raise ConfigError("API_TOKENS", f"cannot read {raw!r}: {exc.strerror}") from None
+        tokens = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    else:
+        tokens = [token.strip() for token in raw.split(",") if token.strip()]
+    if not tokens:
+        raise ConfigError("API_TOKENS", "names no token")
+    if any(len(token) < MIN_TOKEN_LENGTH or any(c.isspace() for c in token)
+           for token in tokens):
+        raise ConfigError("API_TOKENS", f"every token needs at least {MIN_TOKEN_LENGTH} "
+                                        "characters and no spaces")
+    return tuple(tokens)
 
 
 def _redis_url(env: Mapping[str, str]) -> str | None:
@@ -147,6 +171,8 @@ def load_settings(environ: Mapping[str, str] | None = None,
     for var, field in durations.items():
         if var in env:
             values[field] = parse_duration(var, env[var], allow_zero=var == "SHUTDOWN_TIMEOUT")
+    if env.get("API_TOKENS", "").strip():
+        values["api_tokens"] = _tokens(env["API_TOKENS"].strip())
     if env.get("BOLTQ_IMPORTS", "").strip():
         values["imports"] = tuple(m.strip() for m in env["BOLTQ_IMPORTS"].split(",") if m.strip())
     return Settings(**values)  # type: ignore[arg-type]

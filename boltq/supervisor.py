@@ -212,7 +212,11 @@ async def run_supervisor(
     async with trio.open_nursery() as services:
         if role.runs("api"):
             hub = EventHub(stores[0])
-            app = create_app(stores[0], default_max_attempts=settings.max_attempts, hub=hub)
+            app = create_app(stores[0], default_max_attempts=settings.max_attempts, hub=hub,
+                             tokens=settings.api_tokens)
+            if not settings.api_tokens:
+                log.warning("API_TOKENS is not set: the API on %s:%s is unauthenticated",
+                            settings.api_host, settings.api_port)
             urls = tuple(await services.start(supervised, "api", lambda st: api(
                 app, settings.api_host, settings.api_port, hub, task_status=st)))
         if role.runs("scheduler"):

@@ -7,6 +7,7 @@ with a 4xx status (503 when Redis is unreachable); no input yields a 500.
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import re
@@ -15,7 +16,8 @@ from typing import Any
 import attrs
 from quart import Response, request, websocket
 from quart_trio import QuartTrio
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
+from werkzeug.routing import BaseConverter
 
 from boltq.constants import (
     HEARTBEAT_TIMEOUT_S,
@@ -27,6 +29,7 @@ from boltq.constants import (
 from boltq.errors import InvalidJobError, JobNotFoundError, JobStateError
 from boltq.events import EventFilter, EventHub, SubscriberTooSlow
 from boltq.job import JobStatus
+from boltq.openapi import CURSOR_REGEX, openapi_document
 from boltq.store import STORE_ERRORS, UNREACHABLE_ERRORS, Store
 from boltq.validation import NonFiniteNumber, parse_batch, parse_submission
 from boltq.wire import converter, job_to_wire
@@ -78,7 +81,7 @@ def _page_of_jobs_query(args: Any, status: JobStatus | None) -> dict[str, Any]:
         raise InvalidJobError(unknown[0], f"unknown query parameter {unknown[0]!r}")
     query: dict[str, Any] = {"status": status, "job_type": args.get("type") or None,
                              "tag": args.get("tag") or None, "cursor": None, "limit": 50}
-    if status is None and args.get("status"):
+    if status is None and "status" in args:
         try:
             query["status"] = JobStatus(args["status"])
         except ValueError:
@@ -92,8 +95,8 @@ def _page_of_jobs_query(args: Any, status: JobStatus | None) -> dict[str, Any]:
         if not 1 <= query["limit"] <= MAX_PAGE_LIMIT:
             raise InvalidJobError("limit", f"limit must be a whole number from 1 to "
                                            f"{MAX_PAGE_LIMIT}")
-    if args.get("cursor"):
-        if not args["cursor"].startswith("job_") or len(args["cursor"]) > 64:
+    if "cursor" in args:
+        if not CURSOR_PATTERN.match(args["cursor"]):
             raise InvalidJobError("cursor", "cursor must be a next_cursor from an earlier page")
         query["cursor"] = args["cursor"]
     return query
@@ -122,6 +125,7 @@ def _job_ids_to_retry(body: Any) -> list[str] | None:
     return list(dict.fromkeys(job_ids))
 
 
+CURSOR_PATTERN = re.compile(CURSOR_REGEX)
 _STREAM_ID = re.compile(r"^\d{1,20}(-\d{1,20})?$")
 
 
@@ -143,10 +147,60 @@ def _event_query(args: Any) -> tuple[EventFilter, str | None]:
     return wanted, since
 
 
+#: Paths anyone may call, tokens or not (load balancers and probes).
+OPEN_PATHS = frozenset({"/healthz"})
+
+
+def _token_accepted(tokens: tuple[str, ...], presented: str | None) -> bool:
+    """Constant-time comparison against every token (no early exit)."""
+    if presented is None:
+        return False
+    matched = False
+    for token in tokens:
+        matched |= hmac.compare_digest(token.encode(), presented.encode())
+    return matched
+
+
+def _bearer(headers: Any) -> str | None:
+    scheme, _, value = headers.get("Authorization", "").partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+def _unauthorized() -> Response:
+    response = error_response(401, "missing or invalid bearer token", "Authorization")
+    response.headers["WWW-Authenticate"] = 'Bearer realm="boltq"'
+    return response
+
+
+class JobIdConverter(BaseConverter):
+    """Any path segment but ``batch``, which is its own route: so the batch
+    route answers only POST, and says so in ``Allow``."""
+
+    regex = r"(?!batch$)[^/]+"
+
+
 def create_app(store: Store, *, default_max_attempts: int,
-               hub: EventHub | None = None) -> QuartTrio:
-    """The API bound to one queue's store; ``hub`` feeds ``/api/events``."""
-    app = QuartTrio("boltq")
+               hub: EventHub | None = None, tokens: tuple[str, ...] = ()) -> QuartTrio:
+    """The API bound to one queue's store; ``hub`` feeds ``/api/events``.
+
+    With ``tokens``, every route but OPEN_PATHS wants ``Authorization: Bearer``
+    (a WebSocket may pass ``?token=`` instead, as browsers cannot set headers).
+    """
+    app = QuartTrio("boltq", static_folder=None)
+    app.url_map.converters["job_id"] = JobIdConverter
+
+    if tokens:
+        @app.before_request
+        async def require_token() -> Response | None:
+            if request.path in OPEN_PATHS or _token_accepted(tokens, _bearer(request.headers)):
+                return None
+            return _unauthorized()
+
+        @app.before_websocket
+        async def require_websocket_token() -> Response | None:
+            presented = _bearer(websocket.headers) or websocket.args.get("token")
+            return None if _token_accepted(tokens, presented) else _unauthorized()
+
     # the largest body any route takes; each route checks its own limit
     app.config["MAX_CONTENT_LENGTH"] = MAX_BATCH_BODY_BYTES
 
@@ -184,7 +238,7 @@ def create_app(store: Store, *, default_max_attempts: int,
     async def purge_dead_letter() -> Response:
         return json_response(200, {"purged": await store.purge_dead()})
 
-    @app.get("/api/jobs/<job_id>")
+    @app.get("/api/jobs/<job_id:job_id>")
     async def get_job(job_id: str) -> Response:
         return json_response(200, job_to_wire(await store.get(job_id)))
 
@@ -192,12 +246,12 @@ def create_app(store: Store, *, default_max_attempts: int,
     async def get_stats() -> Response:
         return json_response(200, attrs.asdict(await store.stats()))
 
-    @app.post("/api/jobs/<job_id>/cancel")
+    @app.post("/api/jobs/<job_id:job_id>/cancel")
     async def cancel_job(job_id: str) -> Response:
         await store.cancel(job_id)
         return json_response(200, {"job_id": job_id, "status": JobStatus.CANCELLED.value})
 
-    @app.post("/api/jobs/<job_id>/retry")
+    @app.post("/api/jobs/<job_id:job_id>/retry")
     async def retry_job(job_id: str) -> Response:
         await store.retry_dead(job_id)
         return json_response(200, {"job_id": job_id, "status": JobStatus.RETRYING.value})
@@ -225,6 +279,12 @@ def create_app(store: Store, *, default_max_attempts: int,
                                   "too slow: reconnect with since=<last event id>")
         return None
 
+    document = openapi_document()
+
+    @app.get("/api/openapi.json")
+    async def openapi() -> Response:
+        return json_response(200, document)
+
     @app.get("/healthz")
     async def healthz() -> Response:
         return json_response(200, {"status": "ok"})
@@ -248,10 +308,15 @@ def create_app(store: Store, *, default_max_attempts: int,
             limit = MAX_BATCH_BODY_BYTES if request.path.endswith("/batch") else MAX_BODY_BYTES
             response = error_response(
                 413, f"request body is larger than {limit} bytes", "body")
-            # the unread body would be taken for the next request: end the connection
+        else:
+            response = error_response(code, exc.description or exc.name, None)
+        if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+            response.headers["Allow"] = ", ".join(sorted(exc.valid_methods))
+        if request.content_length or "transfer-encoding" in request.headers:
+            # refused before its body was read: the unread body would be taken
+            # for the next request on this connection, so end the connection
             response.headers["Connection"] = "close"
-            return response
-        return error_response(code, exc.description or exc.name, None)
+        return response
 
     async def store_unavailable(exc: Exception) -> Response:
         if isinstance(exc, UNREACHABLE_ERRORS):

@@ -19,6 +19,7 @@ for i = 3, #ARGV do
   local id = ARGV[i]
   local rec = load_record(KEYS[1], id)
   if not rec then
+    redis.call('ZREM', KEYS[2], id)  -- a dead entry without a record: drop it
     replies[#replies + 1] = -1
   elseif rec.status ~= 'dead_letter' or redis.call('ZREM', KEYS[2], id) == 0 then
     replies[#replies + 1] = rec.status

@@ -249,8 +249,12 @@ class Store:
         if job_ids is not None:
             replies = await self._retry_dead_ids(job_ids) if job_ids else []
             return [job_id for job_id, r in zip(job_ids, replies, strict=True) if r == 1]
+        # only jobs dead before this call: a job that fails again while we
+        # work is left for the next request, so the loop always ends
+        until = self.clock.now_ms()
         retried: list[str] = []
-        while batch := list(await self.client.zrange(self.keys.dead, 0, MAINTENANCE_BATCH - 1)):
+        while batch := list(await self.client.zrangebyscore(
+                self.keys.dead, float("-inf"), until, offset=0, count=MAINTENANCE_BATCH)):
             replies = await self._retry_dead_ids(batch)
             retried += [job_id for job_id, r in zip(batch, replies, strict=True) if r == 1]
         return retried
