@@ -62,6 +62,10 @@ class Settings:
     lease_timeout: float = DEFAULT_LEASE_TIMEOUT_S
     imports: tuple[str, ...] = ()
     """Modules to import before the actors start (they register processors)."""
+    metrics_port: int | None = None
+    """Port of the /metrics listener for a process with no API (None: none)."""
+    log_format: str | None = None
+    """"json" or "text"; None picks text on a terminal, JSON otherwise."""
     api_tokens: tuple[str, ...] = attrs.field(default=(), repr=False)
     """Bearer tokens the API accepts; empty means the API is unauthenticated."""
 
@@ -171,6 +175,13 @@ def load_settings(environ: Mapping[str, str] | None = None,
     for var, field in durations.items():
         if var in env:
             values[field] = parse_duration(var, env[var], allow_zero=var == "SHUTDOWN_TIMEOUT")
+    if env.get("METRICS_PORT", "").strip():
+        values["metrics_port"] = _int("METRICS_PORT", env["METRICS_PORT"], 0, 65535)
+    if env.get("LOG_FORMAT", "").strip():
+        log_format = env["LOG_FORMAT"].strip().lower()
+        if log_format not in ("json", "text"):
+            raise ConfigError("LOG_FORMAT", f"expected json or text, got {env['LOG_FORMAT']!r}")
+        values["log_format"] = log_format
     if env.get("API_TOKENS", "").strip():
         values["api_tokens"] = _tokens(env["API_TOKENS"].strip())
     if env.get("BOLTQ_IMPORTS", "").strip():

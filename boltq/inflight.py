@@ -26,7 +26,8 @@ class InFlightJob:
 class InFlight:
     """The ledger of held jobs, shared by this process's actors."""
 
-    def __init__(self) -> None:
+    def __init__(self, queue: str = "") -> None:
+        self.queue = queue
         self._jobs: dict[str, InFlightJob] = {}
         self._changed = trio.Event()
 
@@ -77,7 +78,9 @@ class ProcessLoad:
     ledgers: list[InFlight] = attrs.field(factory=list)
     processed: int = 0
     """Attempts whose outcome this process wrote."""
+    busy: int = 0
+    """Workers running a processor right now."""
 
     def snapshot(self) -> dict[str, int]:
         return {"in_flight": sum(len(ledger) for ledger in self.ledgers),
-                "processed": self.processed}
+                "processed": self.processed, "busy": self.busy}

@@ -194,6 +194,20 @@ def openapi_document() -> dict[str, Any]:
                 "get": {"summary": "This document",
                         "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1")}},
             },
+            "/readyz": {
+                "get": {"summary": "Redis is reachable and holds BoltQ's scripts "
+                                   "(never needs a token)",
+                        "security": [],
+                        "responses": {"200": _json({"type": "object"}, "Ready"),
+                                      "503": _json(_ref("Error"), "Not ready")}},
+            },
+            "/metrics": {
+                "get": {"summary": "Prometheus metrics of this process and its queue",
+                        "responses": {"200": {"description": "Prometheus text format",
+                                              "content": {"text/plain": {
+                                                  "schema": {"type": "string"}}}},
+                                      **_errors()}},
+            },
             "/healthz": {
                 "get": {"summary": "The process is alive (never needs a token)",
                         "security": [],

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 import attrs
@@ -31,9 +32,10 @@ from boltq.config import Settings
 from boltq.constants import LEASE_RENEW_INTERVAL_S
 from boltq.events import EventHub
 from boltq.inflight import InFlight, ProcessLoad
+from boltq.metrics import Metrics, new_metrics
 from boltq.roles import BUILTIN_ROLES, RoleSpec
 from boltq.store import UNREACHABLE_ERRORS, Claimed, Store
-from boltq.web import create_app
+from boltq.web import create_app, metrics_app
 
 log = logging.getLogger("boltq.supervisor")
 
@@ -67,6 +69,7 @@ class SupervisorInfo:
     """What a started supervisor reports: where its API listens (if it has one)."""
 
     api_urls: tuple[str, ...]
+    metrics_urls: tuple[str, ...] = ()
 
 
 class _ReadyFlag:
@@ -85,6 +88,7 @@ async def supervised(
     name: str,
     run: ActorRun,
     *,
+    metrics: Metrics | None = None,
     task_status: trio.TaskStatus[Any] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run an actor; restart it with backoff whenever it crashes after start-up."""
@@ -101,6 +105,8 @@ async def supervised(
             if trio.current_time() - began > RESTART_RESET_S:
                 delay = RESTART_INITIAL_S
             log.exception("actor %s crashed; restarting in %.1fs", name, delay)
+            if metrics is not None:
+                metrics.actor_restarts.labels(name).inc()
         await trio.sleep(delay)
         delay = min(delay * 2, RESTART_MAX_S)
         status = _ReadyFlag(trio.TASK_STATUS_IGNORED)
@@ -142,32 +148,35 @@ async def run_work_path(
     shutdown: Shutdown,
     num_workers: int,
     load: ProcessLoad,
+    metrics: Metrics,
     *,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Fetcher, workers, acker and lease keeper for one queue, until shutdown."""
-    inflight = InFlight()
+    inflight = InFlight(store.keys.queue)
     load.ledgers.append(inflight)
+    metrics.watch(store)
+    restarts = partial(supervised, metrics=metrics)
     idle_send, idle_recv = trio.open_memory_channel[None](num_workers)
     jobs_send, jobs_recv = trio.open_memory_channel[Claimed](num_workers)
     outcomes_send, outcomes_recv = trio.open_memory_channel[Outcome](num_workers)
     queue = store.keys.queue
 
     async with trio.open_nursery() as keeper:
-        await keeper.start(supervised, f"lease_keeper[{queue}]", lambda st: lease_keeper(
+        await keeper.start(restarts, f"lease_keeper[{queue}]", lambda st: lease_keeper(
             store, inflight, LEASE_RENEW_INTERVAL_S, task_status=st))
         async with trio.open_nursery() as ack_path:
-            await ack_path.start(acker, store, outcomes_recv, inflight, load)
+            await ack_path.start(acker, store, outcomes_recv, inflight, load, metrics)
             async with trio.open_nursery() as pool:
                 for i in range(num_workers):
-                    await pool.start(supervised, f"worker-{i + 1}[{queue}]", lambda st: worker(
+                    await pool.start(restarts, f"worker-{i + 1}[{queue}]", lambda st: worker(
                         settings.worker_id, idle_send.clone(), jobs_recv.clone(),
-                        outcomes_send.clone(), inflight, task_status=st))
+                        outcomes_send.clone(), inflight, load, metrics, task_status=st))
                 fetch_scope = trio.CancelScope()
 
                 async def run_fetcher(task_status: trio.TaskStatus[None]) -> None:
                     with fetch_scope:
-                        await supervised(f"fetcher[{queue}]", lambda st: fetcher(
+                        await restarts(f"fetcher[{queue}]", lambda st: fetcher(
                             store, settings.worker_id, idle_recv.clone(), jobs_send.clone(),
                             inflight, task_status=st), task_status=task_status)
 
@@ -207,28 +216,39 @@ async def run_supervisor(
     stores = [store.for_queue(queue) for queue in queues]
     num_workers = role.workers or settings.num_workers
     load = ProcessLoad()
+    metrics = new_metrics(load.snapshot)
+    restarts = partial(supervised, metrics=metrics)
     urls: tuple[str, ...] = ()
+    metrics_urls: tuple[str, ...] = ()
 
     async with trio.open_nursery() as services:
         if role.runs("api"):
             hub = EventHub(stores[0])
             app = create_app(stores[0], default_max_attempts=settings.max_attempts, hub=hub,
-                             tokens=settings.api_tokens)
+                             tokens=settings.api_tokens, metrics=metrics)
             if not settings.api_tokens:
                 log.warning("API_TOKENS is not set: the API on %s:%s is unauthenticated",
                             settings.api_host, settings.api_port)
-            urls = tuple(await services.start(supervised, "api", lambda st: api(
+            urls = tuple(await services.start(restarts, "api", lambda st: api(
                 app, settings.api_host, settings.api_port, hub, task_status=st)))
+        if settings.metrics_port is not None:
+            listener = metrics_app(metrics)
+            for each in stores:
+                metrics.watch(each)
+            metrics_urls = tuple(await services.start(restarts, "metrics", lambda st: api(
+                listener, settings.api_host, settings.metrics_port, task_status=st)))
+            log.info("metrics on %s/metrics", metrics_urls[0])
         if role.runs("scheduler"):
             for each in stores:
-                await services.start(supervised, f"scheduler[{each.keys.queue}]",
-                                     lambda st, s=each: scheduler(s, task_status=st))
+                await services.start(restarts, f"scheduler[{each.keys.queue}]",
+                                     lambda st, s=each: scheduler(s, metrics=metrics,
+                                                                  task_status=st))
         info = supervisor_info(settings.worker_id, role.name, queues)
         heartbeat_scope = trio.CancelScope()
 
         async def run_heartbeat(task_status: trio.TaskStatus[None]) -> None:
             with heartbeat_scope:
-                await supervised("heartbeat", lambda st: heartbeat(
+                await restarts("heartbeat", lambda st: heartbeat(
                     stores, info, load.snapshot, task_status=st), task_status=task_status)
 
         await services.start(run_heartbeat)
@@ -236,13 +256,14 @@ async def run_supervisor(
         async with trio.open_nursery() as work:
             if role.runs("workers"):
                 for each in stores:
-                    await work.start(run_work_path, settings, each, shutdown, num_workers, load)
+                    await work.start(run_work_path, settings, each, shutdown, num_workers, load,
+                                     metrics)
             log.info("boltq ready: role %s, queues %s%s%s, worker id %s", role.name,
                      ", ".join(queues),
                      f", API on {', '.join(urls)}" if urls else "",
                      f", {num_workers} workers per queue" if role.runs("workers") else "",
                      settings.worker_id)
-            task_status.started(SupervisorInfo(urls))
+            task_status.started(SupervisorInfo(urls, metrics_urls))
             await shutdown.requested.wait()
         heartbeat_scope.cancel()
         await deregister(stores, settings.worker_id)

@@ -29,6 +29,7 @@ from boltq.constants import (
 from boltq.errors import InvalidJobError, JobNotFoundError, JobStateError
 from boltq.events import EventFilter, EventHub, SubscriberTooSlow
 from boltq.job import JobStatus
+from boltq.metrics import CONTENT_TYPE, Metrics, new_metrics
 from boltq.openapi import CURSOR_REGEX, openapi_document
 from boltq.store import STORE_ERRORS, UNREACHABLE_ERRORS, Store
 from boltq.validation import NonFiniteNumber, parse_batch, parse_submission
@@ -148,7 +149,7 @@ def _event_query(args: Any) -> tuple[EventFilter, str | None]:
 
 
 #: Paths anyone may call, tokens or not (load balancers and probes).
-OPEN_PATHS = frozenset({"/healthz"})
+OPEN_PATHS = frozenset({"/healthz", "/readyz"})
 
 
 def _token_accepted(tokens: tuple[str, ...], presented: str | None) -> bool:
@@ -179,8 +180,24 @@ class JobIdConverter(BaseConverter):
     regex = r"(?!batch$)[^/]+"
 
 
+def metrics_app(metrics: Metrics) -> QuartTrio:
+    """Just ``/metrics`` and ``/healthz``: the listener of a process with no API."""
+    app = QuartTrio("boltq-metrics", static_folder=None)
+
+    @app.get("/metrics")
+    async def scrape() -> Response:
+        return Response(await metrics.exposition(), status=200, content_type=CONTENT_TYPE)
+
+    @app.get("/healthz")
+    async def healthz() -> Response:
+        return json_response(200, {"status": "ok"})
+
+    return app
+
+
 def create_app(store: Store, *, default_max_attempts: int,
-               hub: EventHub | None = None, tokens: tuple[str, ...] = ()) -> QuartTrio:
+               hub: EventHub | None = None, tokens: tuple[str, ...] = (),
+               metrics: Metrics | None = None) -> QuartTrio:
     """The API bound to one queue's store; ``hub`` feeds ``/api/events``.
 
     With ``tokens``, every route but OPEN_PATHS wants ``Authorization: Bearer``
@@ -188,6 +205,9 @@ def create_app(store: Store, *, default_max_attempts: int,
     """
     app = QuartTrio("boltq", static_folder=None)
     app.url_map.converters["job_id"] = JobIdConverter
+    metrics = metrics or new_metrics()
+    metrics.watch(store)
+    queue = store.keys.queue
 
     if tokens:
         @app.before_request
@@ -208,6 +228,7 @@ def create_app(store: Store, *, default_max_attempts: int,
     async def submit_job() -> Response:
         spec = parse_submission(await _read_json(), default_max_attempts=default_max_attempts)
         (job_id,) = await store.enqueue([spec])
+        metrics.submitted.labels(queue, spec.type).inc()
         return json_response(202, {"job_id": job_id, "status": JobStatus.PENDING.value})
 
     @app.post("/api/jobs/batch")
@@ -215,6 +236,8 @@ def create_app(store: Store, *, default_max_attempts: int,
         specs = parse_batch(await _read_json(MAX_BATCH_BODY_BYTES),
                             default_max_attempts=default_max_attempts)
         job_ids = await store.enqueue(specs)
+        for spec in specs:
+            metrics.submitted.labels(queue, spec.type).inc()
         return json_response(202, {"job_ids": job_ids, "status": JobStatus.PENDING.value})
 
     @app.get("/api/jobs")
@@ -248,7 +271,8 @@ def create_app(store: Store, *, default_max_attempts: int,
 
     @app.post("/api/jobs/<job_id:job_id>/cancel")
     async def cancel_job(job_id: str) -> Response:
-        await store.cancel(job_id)
+        cancelled = await store.cancel(job_id)
+        metrics.cancelled.labels(queue, cancelled.type).inc()
         return json_response(200, {"job_id": job_id, "status": JobStatus.CANCELLED.value})
 
     @app.post("/api/jobs/<job_id:job_id>/retry")
@@ -288,6 +312,19 @@ def create_app(store: Store, *, default_max_attempts: int,
     @app.get("/healthz")
     async def healthz() -> Response:
         return json_response(200, {"status": "ok"})
+
+    @app.get("/readyz")
+    async def readyz() -> Response:
+        try:
+            if not await store.scripts_loaded():
+                await store.load_scripts()  # Redis restarted without them: load again
+        except STORE_ERRORS as exc:
+            return error_response(503, f"Redis is unreachable or refusing: {exc}", None)
+        return json_response(200, {"status": "ready"})
+
+    @app.get("/metrics")
+    async def scrape() -> Response:
+        return Response(await metrics.exposition(), status=200, content_type=CONTENT_TYPE)
 
     @app.errorhandler(InvalidJobError)
     async def invalid(exc: InvalidJobError) -> Response:

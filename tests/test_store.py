@@ -54,7 +54,7 @@ async def test_a_claim_takes_no_more_than_asked(store, clock):
 async def test_completing_stores_the_result_and_finishes_the_job(store, clock):
     (job_id,) = await store.enqueue([JobSpec("test")])
     (c,) = await store.claim("w-1", 1)
-    assert await store.ack([Completion(job_id, c.token, {"ok": [1.25]})], []) == []
+    assert (await store.ack([Completion(job_id, c.token, {"ok": [1.25]})], [])).stale == []
     job = await store.get(job_id)
     assert (job.status, job.result, job.worker_id, job.attempts) == ("completed", {"ok": [1.25]},
                                                                      "w-1", 1)
@@ -67,9 +67,9 @@ async def test_completing_stores_the_result_and_finishes_the_job(store, clock):
 async def test_an_outcome_with_a_stale_token_changes_nothing_and_is_counted(store, clock):
     (job_id,) = await store.enqueue([JobSpec("test")])
     await store.claim("w", 1)
-    stale = await store.ack([Completion(job_id, "not-the-token", 1)],
-                            [Failure(job_id, "also-wrong", "boom")])
-    assert stale == [job_id, job_id]
+    result = await store.ack([Completion(job_id, "not-the-token", 1)],
+                             [Failure(job_id, "also-wrong", "boom")])
+    assert (result.stale, result.dead_lettered) == ([job_id, job_id], [])
     assert (await store.get(job_id)).status == "running"
     assert (await store.stats()).stale_writes == 2
     await assert_invariant(store)
@@ -84,7 +84,7 @@ def policy() -> StorePolicy:
 async def fail_once(store: Store, job_id: str, error: str = "boom") -> None:
     (c,) = await store.claim("w", 1)
     assert c.job.id == job_id
-    assert await store.ack([], [Failure(job_id, c.token, error)]) == []
+    assert (await store.ack([], [Failure(job_id, c.token, error)])).stale == []
 
 
 async def test_failed_attempts_back_off_exponentially_up_to_the_cap(store, clock):
@@ -144,13 +144,13 @@ async def test_an_expired_lease_is_reclaimed_as_a_failed_attempt(store, clock):
     (job_id,) = await store.enqueue([JobSpec("test")])
     (c,) = await store.claim("w", 1)
     await trio.sleep(29.9)
-    assert await store.reclaim_expired() == 0
+    assert await store.reclaim_expired() == []
     await trio.sleep(0.2)
-    assert await store.reclaim_expired() == 1
+    assert await store.reclaim_expired() == ["test"]
     job = await store.get(job_id)
     assert (job.status, job.error) == ("retrying", "worker lost (lease expired)")
     # the lost worker's late outcome is refused
-    assert await store.ack([Completion(job_id, c.token)], []) == [job_id]
+    assert (await store.ack([Completion(job_id, c.token)], [])).stale == [job_id]
     assert (await store.stats()).reclaimed == 1
     await assert_invariant(store)
 
@@ -162,7 +162,7 @@ async def test_renewing_keeps_a_lease_alive_and_reports_leases_that_are_gone(sto
     for _ in range(3):
         await trio.sleep(20)
         assert await store.renew([(a, ca.token), (b, cb.token)]) == [b]
-    assert await store.reclaim_expired() == 0
+    assert await store.reclaim_expired() == []
     assert (await store.get(a)).status == "running"
     await assert_invariant(store)
 
@@ -184,7 +184,8 @@ async def test_a_job_that_has_not_finished_can_be_cancelled(store, status, clock
         (c,) = await store.claim("w", 1)
     if status == "retrying":
         await store.ack([], [Failure(job_id, c.token, "boom")])
-    assert await store.cancel(job_id) == JobStatus(status)
+    cancelled = await store.cancel(job_id)
+    assert (cancelled.previous, cancelled.type) == (JobStatus(status), "test")
     job = await store.get(job_id)
     assert (job.status, job.next_retry_at) == ("cancelled", None)
     assert job.completed_at is not None

@@ -7,6 +7,7 @@ import trio
 
 from boltq.actors.outage import Outage
 from boltq.constants import MAINTENANCE_BATCH, SCHEDULER_TICK_S
+from boltq.metrics import Metrics
 from boltq.store import UNREACHABLE_ERRORS, Store
 
 
@@ -14,6 +15,7 @@ async def scheduler(
     store: Store,
     *,
     tick: float = SCHEDULER_TICK_S,
+    metrics: Metrics | None = None,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Sleep until the next retry is due (at most ``tick``), then run one pass."""
@@ -28,7 +30,10 @@ async def scheduler(
             await outage.failed(exc)
             continue
         outage.succeeded()
-        if reclaimed >= MAINTENANCE_BATCH:
+        if metrics is not None:
+            for job_type in reclaimed:
+                metrics.reclaimed.labels(store.keys.queue, job_type).inc()
+        if len(reclaimed) >= MAINTENANCE_BATCH:
             continue
         delay = tick
         if next_due is not None:

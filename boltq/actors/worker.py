@@ -8,7 +8,9 @@ import math
 import trio
 
 from boltq.errors import ProcessorError
-from boltq.inflight import InFlight
+from boltq.inflight import InFlight, ProcessLoad
+from boltq.logs import job_fields
+from boltq.metrics import Metrics
 from boltq.processors import JobContext, run_processor
 from boltq.store import Claimed, Completion, Failure
 
@@ -25,7 +27,8 @@ def describe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-async def run_job(claimed: Claimed, worker_id: str, inflight: InFlight) -> Outcome | None:
+async def run_job(claimed: Claimed, worker_id: str, inflight: InFlight,
+                  metrics: Metrics | None = None) -> Outcome | None:
     """Run one claimed job; return what to write, or None if its lease is gone.
 
     The job's ``timeout`` is the scope's deadline; a revoked lease (cancel
@@ -37,22 +40,35 @@ async def run_job(claimed: Claimed, worker_id: str, inflight: InFlight) -> Outco
         max_attempts=job.max_attempts, tags=job.tags, worker_id=worker_id,
         lease_token=claimed.token, timeout=job.timeout,
     )
-    deadline = trio.current_time() + job.timeout if job.timeout else math.inf
+    began = trio.current_time()
+    deadline = began + job.timeout if job.timeout else math.inf
     outcome: Outcome | None = None
+    if metrics is not None and job.started_at is not None:
+        queue = inflight.queue
+        metrics.started.labels(queue, job.type).inc()
+        waited = job.started_at.timestamp() - claimed.ready_at_ms / 1000
+        metrics.queue_wait.labels(queue, job.type).observe(max(waited, 0.0))
     with trio.CancelScope(deadline=deadline) as scope:
         entry = inflight.started(job.id, scope)
-        log.debug("job %s (%s) attempt %d started", job.id, job.type, job.attempts)
+        log.info("job started", extra=job_fields(job.id, job.type, job.attempts))
         try:
             result = await run_processor(ctx)
         except Exception as exc:
-            outcome = Failure(job.id, claimed.token, describe_error(exc))
+            outcome = Failure(job.id, claimed.token, describe_error(exc), job.type)
         else:
-            outcome = Completion(job.id, claimed.token, result)
+            outcome = Completion(job.id, claimed.token, result, job.type)
+    fields = job_fields(job.id, job.type, job.attempts)
     if entry is None or entry.revoked:
-        log.info("job %s stopped: its lease is gone (cancelled or reclaimed)", job.id)
+        log.info("job stopped: its lease is gone (cancelled or reclaimed)", extra=fields)
         return None
     if scope.cancelled_caught:
-        return Failure(job.id, claimed.token, f"timeout after {job.timeout:g}s")
+        outcome = Failure(job.id, claimed.token, f"timeout after {job.timeout:g}s", job.type)
+    if metrics is not None:  # attempts with an outcome only: a cancelled one has none
+        metrics.run_time.labels(inflight.queue, job.type).observe(trio.current_time() - began)
+    if isinstance(outcome, Failure):
+        log.warning("job attempt failed: %s", outcome.error, extra=fields)
+    else:
+        log.info("job finished", extra=fields)
     return outcome
 
 
@@ -62,16 +78,23 @@ async def worker(
     jobs: trio.MemoryReceiveChannel[Claimed],
     outcomes: trio.MemorySendChannel[Outcome],
     inflight: InFlight,
+    load: ProcessLoad | None = None,
+    metrics: Metrics | None = None,
     *,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Ask for a job (one ticket), run it, hand the outcome to the acker; repeat."""
+    load = load or ProcessLoad()
     with idle, jobs, outcomes:
         task_status.started()
         while True:
             await idle.send(None)
             claimed = await jobs.receive()
-            outcome = await run_job(claimed, worker_id, inflight)
+            load.busy += 1
+            try:
+                outcome = await run_job(claimed, worker_id, inflight, metrics)
+            finally:
+                load.busy -= 1
             if outcome is None:
                 inflight.discard(claimed.job.id)
             else:

@@ -8,7 +8,7 @@
   KEYS[5] leases   KEYS[6] finished  KEYS[7] events    KEYS[8] stats
   ARGV[1] job id   ARGV[2] now (ms)  ARGV[3] expires at (ms)   ARGV[4] events maxlen
 
-  Returns: {1, previous status} on success; {-1} unknown job;
+  Returns: {1, previous status, job type} on success; {-1} unknown job;
            {-2, status} the job has already finished.
   Events: cancelled
 ]]
@@ -39,4 +39,4 @@ save_record(KEYS[1], rec)
 redis.call('ZADD', KEYS[6], tonumber(ARGV[3]), id)
 redis.call('HINCRBY', KEYS[8], 'cancelled', 1)
 emit(KEYS[7], tonumber(ARGV[4]), rec, 'cancelled', now)
-return {1, previous}
+return {1, previous, rec.type}

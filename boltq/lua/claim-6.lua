@@ -10,7 +10,9 @@
 
   Each claimed job gets a fresh lease token (the stream id of its 'started'
   event, unique and increasing), which every later write must present.
-  Returns: a flat list {record JSON, token, record JSON, token, ...}.
+  Returns: a flat list {record JSON, token, ready at (ms), ...}; "ready at"
+  is when the job became runnable (created, or its retry fell due), for the
+  queue-wait metric.
   Events: started
 ]]
 --- @include "record"
@@ -24,6 +26,7 @@ local out = {}
 for i = 1, #popped, 2 do
   local rec = load_record(KEYS[1], popped[i])
   if rec then
+    local ready_at = rec.next_retry_at or rec.created_at
     rec.status = 'running'
     rec.attempts = (rec.attempts or 0) + 1
     rec.started_at = now
@@ -38,6 +41,7 @@ for i = 1, #popped, 2 do
     redis.call('HSET', KEYS[4], rec.id, token)
     out[#out + 1] = cjson.encode(rec)
     out[#out + 1] = token
+    out[#out + 1] = ready_at
   end
 end
 if redis.call('ZCARD', KEYS[2]) == 0 then

@@ -9,7 +9,7 @@
   ARGV[3] backoff base (ms)   ARGV[4] backoff cap (ms)
   ARGV[5..] quads: job id, lease token, error text, jitter in [0, 1)
 
-  Returns: the ids whose token was not current (stale writes, ignored).
+  Returns: {stale ids (token not current, ignored), dead-lettered ids}.
   Events: retrying | dead_letter
 ]]
 --- @include "record"
@@ -22,15 +22,16 @@ local maxlen = tonumber(ARGV[2])
 local base, cap = tonumber(ARGV[3]), tonumber(ARGV[4])
 local k = {jobs = KEYS[1], active = KEYS[2], delayed = KEYS[3], dead = KEYS[4],
            events = KEYS[5], stats = KEYS[6], leases = KEYS[7]}
-local stale = {}
+local stale, dead = {}, {}
 for i = 5, #ARGV, 4 do
   local id, token = ARGV[i], ARGV[i + 1]
   local rec = holds_lease(k.leases, id, token) and load_record(k.jobs, id)
-  if rec then
-    fail_attempt(k, rec, ARGV[i + 2], now, maxlen, base, cap, tonumber(ARGV[i + 3]))
-  else
+  if not rec then
     stale[#stale + 1] = id
+  elseif fail_attempt(k, rec, ARGV[i + 2], now, maxlen, base, cap,
+                      tonumber(ARGV[i + 3])) == 'dead_letter' then
+    dead[#dead + 1] = id
   end
 end
 if #stale > 0 then redis.call('HINCRBY', k.stats, 'stale_writes', #stale) end
-return stale
+return {stale, dead}

@@ -7,7 +7,7 @@
   ARGV[3] backoff base (ms)   ARGV[4] backoff cap (ms)
   ARGV[5] most jobs to reclaim   ARGV[6] jitter seed in [0, 1)
 
-  Returns: the number of jobs reclaimed.
+  Returns: the type of each job reclaimed (one entry per job).
   Events: reclaimed, then retrying | dead_letter
 ]]
 --- @include "record"
@@ -22,9 +22,11 @@ local k = {jobs = KEYS[1], active = KEYS[2], delayed = KEYS[3], dead = KEYS[4],
 local expired = redis.call('ZRANGEBYSCORE', k.active, '-inf', now, 'LIMIT', 0, tonumber(ARGV[5]))
 local jitter = tonumber(ARGV[6])
 local err = 'worker lost (lease expired)'
+local types = {}
 for _, id in ipairs(expired) do
   local rec = load_record(k.jobs, id)
   if rec then
+    types[#types + 1] = rec.type
     emit(k.events, maxlen, rec, 'reclaimed', now, err)
     fail_attempt(k, rec, err, now, maxlen, base, cap, jitter)
     -- golden-ratio step: a spread of jitters from one random seed
@@ -34,5 +36,5 @@ for _, id in ipairs(expired) do
     redis.call('HDEL', k.leases, id)
   end
 end
-if #expired > 0 then redis.call('HINCRBY', k.stats, 'reclaimed', #expired) end
-return #expired
+if #types > 0 then redis.call('HINCRBY', k.stats, 'reclaimed', #types) end
+return types

@@ -8,11 +8,22 @@ from boltq.store.connect import (
     redacted,
 )
 from boltq.store.keys import QueueKeys
-from boltq.store.redis_store import Claimed, Completion, Failure, Stats, Store, StorePolicy
+from boltq.store.redis_store import (
+    AckResult,
+    CancelResult,
+    Claimed,
+    Completion,
+    Failure,
+    Stats,
+    Store,
+    StorePolicy,
+)
 
 __all__ = [
     "STORE_ERRORS",
     "UNREACHABLE_ERRORS",
+    "AckResult",
+    "CancelResult",
     "Claimed",
     "Completion",
     "Failure",

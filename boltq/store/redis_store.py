@@ -52,6 +52,26 @@ class Claimed:
 
     job: Job
     token: str
+    ready_at_ms: int = 0
+    """When the job became runnable (created, or its retry fell due)."""
+
+
+@attrs.frozen
+class AckResult:
+    """What Redis made of a batch of outcomes."""
+
+    stale: list[str]
+    """Outcomes refused: the lease token was no longer current."""
+    dead_lettered: list[str]
+    """Failures that used the job's last attempt."""
+
+
+@attrs.frozen
+class CancelResult:
+    """A cancelled job's status before the cancel, and its type."""
+
+    previous: JobStatus
+    type: str
 
 
 @attrs.frozen
@@ -61,6 +81,8 @@ class Completion:
     job_id: str
     token: str
     result: Any = None
+    job_type: str = ""
+    """For metrics only; not written."""
 
 
 @attrs.frozen
@@ -70,6 +92,8 @@ class Failure:
     job_id: str
     token: str
     error: str
+    job_type: str = ""
+    """For metrics only; not written."""
 
 
 @attrs.frozen
@@ -149,9 +173,8 @@ class Store:
             [now, now + _ms(self.policy.lease_timeout), worker_id, count,
              self.policy.events_maxlen],
         )
-        return [
-            Claimed(job_from_record(reply[i]), reply[i + 1]) for i in range(0, len(reply), 2)
-        ]
+        return [Claimed(job_from_record(reply[i]), reply[i + 1], int(reply[i + 2]))
+                for i in range(0, len(reply), 3)]
 
     async def wait_for_work(self, block_seconds: float) -> bool:
         """Block on Redis until an enqueue or promotion signals work, or ``block_seconds``.
@@ -162,31 +185,33 @@ class Store:
         return await self.client.blpop([self.keys.wake], timeout=seconds) is not None
 
     async def ack(self, completions: Sequence[Completion],
-                  failures: Sequence[Failure]) -> list[str]:
-        """Write finished attempts in one round trip; return stale job ids."""
+                  failures: Sequence[Failure]) -> AckResult:
+        """Write finished attempts in one round trip."""
         now = self.clock.now_ms()
         k = self.keys
         p = self.policy
-        replies = []
+        complete_req = fail_req = None
         async with self.client.pipeline(transaction=False) as pipe:
             if completions:
                 args: list[Any] = [now, now + _ms(p.job_status_ttl), p.events_maxlen]
                 for c in completions:
                     args += [c.job_id, c.token, "" if c.result is None else dumps(c.result)]
-                replies.append(self._script("complete").queue(
-                    pipe, [k.jobs, k.active, k.leases, k.finished, k.events, k.stats], args))
+                complete_req = self._script("complete").queue(
+                    pipe, [k.jobs, k.active, k.leases, k.finished, k.events, k.stats], args)
             if failures:
                 args = [now, p.events_maxlen, _ms(p.retry_backoff_base),
                         _ms(p.retry_backoff_max)]
                 for f in failures:
                     args += [f.job_id, f.token, f.error, self._rng.random()]
-                replies.append(self._script("fail").queue(
+                fail_req = self._script("fail").queue(
                     pipe, [k.jobs, k.active, k.delayed, k.dead, k.events, k.stats, k.leases],
-                    args))
-        stale: list[str] = []
-        for reply in replies:
-            stale += await reply
-        return stale
+                    args)
+        stale = list(await complete_req) if complete_req is not None else []
+        dead: list[str] = []
+        if fail_req is not None:
+            failed_stale, dead = await fail_req
+            stale += failed_stale
+        return AckResult(stale, list(dead))
 
     async def renew(self, leases: Sequence[tuple[str, str]]) -> list[str]:
         """Extend every given lease in one call; return the ids no longer held."""
@@ -211,8 +236,8 @@ class Store:
 
     # -- operator requests --------------------------------------------------------
 
-    async def cancel(self, job_id: str) -> JobStatus:
-        """Cancel a job that has not finished; return the status it had."""
+    async def cancel(self, job_id: str) -> CancelResult:
+        """Cancel a job that has not finished; say what it was."""
         now = self.clock.now_ms()
         k = self.keys
         reply = await self._script("cancel")(
@@ -223,7 +248,7 @@ class Store:
             raise JobNotFoundError(job_id)
         if reply[0] == -2:
             raise JobStateError(job_id, reply[1], f"job {job_id!r} already finished ({reply[1]})")
-        return JobStatus(reply[1])
+        return CancelResult(JobStatus(reply[1]), reply[2])
 
     async def retry_dead(self, job_id: str) -> None:
         """Send a dead-letter job back for another round of attempts."""
@@ -280,11 +305,11 @@ class Store:
         )
         return None if next_due == -1 else int(next_due)
 
-    async def reclaim_expired(self) -> int:
-        """Fail the attempts whose lease ran out; return how many."""
+    async def reclaim_expired(self) -> list[str]:
+        """Fail the attempts whose lease ran out; return the type of each."""
         k = self.keys
         p = self.policy
-        return int(await self._script("reclaim")(
+        return list(await self._script("reclaim")(
             [k.jobs, k.active, k.delayed, k.dead, k.events, k.stats, k.leases],
             [self.clock.now_ms(), p.events_maxlen, _ms(p.retry_backoff_base),
              _ms(p.retry_backoff_max), MAINTENANCE_BATCH, self._rng.random()],
@@ -410,6 +435,29 @@ class Store:
             return self
         return Store(self.client, self.clock, queue=queue, policy=self.policy, rng=self._rng,
                      scripts=self._scripts)
+
+    async def depths(self, stores: Sequence[Store], within: float,
+                     ) -> dict[str, tuple[dict[str, int], int]]:
+        """Sizes of each queue's places and its live supervisors, in one round trip."""
+        since = self.clock.now_ms() - _ms(within)
+        requests = []
+        async with self.client.pipeline(transaction=False) as pipe:
+            for store in stores:
+                k = store.keys
+                requests.append((k.queue, [pipe.zcard(key) for key in (
+                    k.pending, k.delayed, k.active, k.dead)],
+                    pipe.zcount(k.workers_seen, since, float("inf"))))
+        found = {}
+        for queue, sizes, live in requests:
+            pending, delayed, running, dead = [await size for size in sizes]
+            found[queue] = ({"pending": pending, "delayed": delayed, "running": running,
+                             "dead_letter": dead}, int(await live))
+        return found
+
+    async def scripts_loaded(self) -> bool:
+        """True when Redis answers and holds every transition script (readiness)."""
+        shas = [script.script.sha for script in self._scripts.values()]
+        return all(await self.client.script_exists(shas))
 
     async def ping(self) -> bool:
         """True when Redis answers."""
