@@ -39,3 +39,22 @@ def registered(job_type: str, fn: Processor) -> Iterator[None]:
         yield
     finally:
         unregister_processor(job_type)
+
+
+def record_round_trips(monkeypatch, client) -> list[str]:
+    """From now on, note every command and pipeline the coredis ``client`` sends:
+    each entry is one round trip to Redis."""
+    sent: list[str] = []
+    execute, pipeline = client.execute_command, client.pipeline
+
+    async def counting_execute(command, *args, **kwargs):
+        sent.append(bytes(command.name).decode())
+        return await execute(command, *args, **kwargs)
+
+    def counting_pipeline(*args, **kwargs):
+        sent.append("pipeline")
+        return pipeline(*args, **kwargs)
+
+    monkeypatch.setattr(client, "execute_command", counting_execute)
+    monkeypatch.setattr(client, "pipeline", counting_pipeline)
+    return sent

@@ -6,6 +6,7 @@ import pytest
 
 from boltq.store import open_store
 from boltq.web import create_app
+from tests.helpers import record_round_trips
 
 
 @pytest.fixture
@@ -25,20 +26,8 @@ async def test_a_batch_of_1000_jobs_is_one_redis_round_trip_and_answers_ids_in_o
         real_store, clock, monkeypatch):
     client = create_app(real_store, default_max_attempts=3).test_client()
     jobs = [{"type": "test", "payload": {"n": n}, "priority": n % 5} for n in range(1000)]
-    sent: list[str] = []
-    execute, pipeline = real_store.client.execute_command, real_store.client.pipeline
-
-    async def counting_execute(command, *args, **kwargs):
-        sent.append(bytes(command.name).decode())
-        return await execute(command, *args, **kwargs)
-
-    def counting_pipeline(*args, **kwargs):
-        sent.append("pipeline")
-        return pipeline(*args, **kwargs)
-
     before = await script_calls(real_store)
-    monkeypatch.setattr(real_store.client, "execute_command", counting_execute)
-    monkeypatch.setattr(real_store.client, "pipeline", counting_pipeline)
+    sent = record_round_trips(monkeypatch, real_store.client)
     answer = await client.post("/api/jobs/batch", json={"jobs": jobs})
     monkeypatch.undo()
     after = await script_calls(real_store)

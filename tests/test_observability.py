@@ -21,7 +21,7 @@ from boltq.roles import RoleSpec
 from boltq.store import open_store
 from boltq.testing import open_supervisor
 from boltq.web import create_app
-from tests.helpers import wait_for_status
+from tests.helpers import record_round_trips, wait_for_status
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -93,19 +93,7 @@ async def test_a_worker_only_supervisor_serves_job_metrics_on_its_metrics_port(s
 
 async def test_a_scrape_costs_one_redis_round_trip(store, clock, monkeypatch):
     client = create_app(store, default_max_attempts=3).test_client()
-    sent: list[str] = []
-    execute, pipeline = store.client.execute_command, store.client.pipeline
-
-    async def counting_execute(command, *args, **kwargs):
-        sent.append(bytes(command.name).decode())
-        return await execute(command, *args, **kwargs)
-
-    def counting_pipeline(*args, **kwargs):
-        sent.append("pipeline")
-        return pipeline(*args, **kwargs)
-
-    monkeypatch.setattr(store.client, "execute_command", counting_execute)
-    monkeypatch.setattr(store.client, "pipeline", counting_pipeline)
+    sent = record_round_trips(monkeypatch, store.client)
     answer = await client.get("/metrics")
     assert answer.status_code == 200
     assert sent == ["pipeline"]
