@@ -11,6 +11,18 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0"
 
+from boltq.client import (
+    ApiConnectionError,
+    ApiError,
+    BadRequestError,
+    Client,
+    ConflictError,
+    NotFoundError,
+    SyncClient,
+    UnauthorizedError,
+    UnavailableError,
+    WaitTimeoutError,
+)
 from boltq.errors import (
     BoltQError,
     ConfigError,
@@ -28,8 +40,13 @@ from boltq.processors import (
 )
 
 __all__ = [
+    "ApiConnectionError",
+    "ApiError",
+    "BadRequestError",
     "BoltQError",
+    "Client",
     "ConfigError",
+    "ConflictError",
     "InvalidJobError",
     "Job",
     "JobContext",
@@ -37,7 +54,12 @@ __all__ = [
     "JobSpec",
     "JobStateError",
     "JobStatus",
+    "NotFoundError",
     "ProcessorError",
+    "SyncClient",
+    "UnauthorizedError",
+    "UnavailableError",
+    "WaitTimeoutError",
     "__version__",
     "processor",
     "register_processor",

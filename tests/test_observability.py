@@ -22,6 +22,7 @@ from boltq.store import open_store
 from boltq.testing import open_supervisor
 from boltq.web import create_app
 from tests.helpers import record_round_trips, wait_for_status
+from tests.processes import free_port
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -100,12 +101,6 @@ async def test_a_scrape_costs_one_redis_round_trip(store, clock, monkeypatch):
     sent.clear()
     await client.get("/metrics")  # a second scrape within the cache period
     assert sent == []
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class OwnRedis:

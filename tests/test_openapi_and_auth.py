@@ -19,7 +19,7 @@ from boltq.job import JobSpec
 from boltq.openapi import openapi_document
 from boltq.testing import open_supervisor
 from boltq.web import create_app
-from tests.test_process import BoltQProcess
+from tests.processes import BoltQProcess
 
 TOKEN = "s3cret-token-for-tests-0001"
 HTTP_METHODS = {"get", "post", "put", "delete", "patch"}

@@ -6,78 +6,14 @@ its jobs short and waits with a deadline.
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 import textwrap
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
-START_TIMEOUT_S = 30.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class BoltQProcess:
-    """One ``boltq run`` subprocess and an HTTP client for its API."""
-
-    def __init__(self, tmp_path: Path, env: dict[str, str], *args: str) -> None:
-        self.port = free_port()
-        self.log_path = tmp_path / f"boltq-{self.port}.log"
-        full_env = {k: v for k, v in os.environ.items()
-                    if k not in {"REDIS_ADDR", "REDIS_URL", "BOLTQ_IMPORTS"}}
-        full_env.update({"API_PORT": str(self.port), "LOG_LEVEL": "info", **env})
-        with self.log_path.open("w") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "boltq", "run", *args], cwd=tmp_path, env=full_env,
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=10)
-        self._wait_ready()
-
-    def _wait_ready(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"boltq exited early:\n{self.log()}")
-            try:
-                if self.http.get("/healthz").status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)
-        raise AssertionError(f"boltq did not start:\n{self.log()}")
-
-    def log(self) -> str:
-        return self.log_path.read_text()
-
-    def wait_for_status(self, job_id: str, *statuses: str, within: float = 20.0) -> dict:
-        deadline = time.monotonic() + within
-        while time.monotonic() < deadline:
-            job = self.http.get(f"/api/jobs/{job_id}").json()
-            if job.get("status") in statuses:
-                return job
-            time.sleep(0.05)
-        raise AssertionError(f"job {job_id} never reached {statuses}: {job}\n{self.log()}")
-
-    def terminate(self, within: float = 40.0) -> int:
-        self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout=within)
-
-    def close(self) -> None:
-        self.http.close()
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+from tests.processes import BoltQProcess
 
 
 @pytest.fixture
