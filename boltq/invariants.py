@@ -48,7 +48,11 @@ async def find_breaches(store: Store) -> list[Breach]:
     seen: set[str] = set()
     async for job_id, raw in store.client.hscan_iter(k.jobs, count=1000):
         seen.add(job_id)
-        status = json.loads(raw)["status"]
+        try:
+            status = json.loads(raw)["status"]
+        except (ValueError, KeyError, TypeError):
+            breaches.append(Breach(job_id, "record is not a valid job record"))
+            continue
         found = sorted(name for name, members in places.items() if job_id in members)
         expected = PLACE_OF_STATUS.get(status)
         if found != [expected]:

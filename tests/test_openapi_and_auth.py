@@ -8,17 +8,20 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from unittest.mock import Mock
 
 import httpx
 import pytest
 from trio_websocket import ConnectionRejected, open_websocket_url
 
+from boltq.clock import SystemClock
 from boltq.config import load_settings
 from boltq.errors import ConfigError
 from boltq.job import JobSpec
 from boltq.openapi import openapi_document
+from boltq.store import Store
 from boltq.testing import open_supervisor
-from boltq.web import create_app
+from boltq.web import OPEN_PATHS, create_app
 from tests.processes import BoltQProcess
 
 TOKEN = "s3cret-token-for-tests-0001"
@@ -31,7 +34,7 @@ def documented_operations() -> set[tuple[str, str]]:
 
 
 def test_the_openapi_document_lists_exactly_the_routes_the_app_serves():
-    app = create_app(None, default_max_attempts=3)  # type: ignore[arg-type]
+    app = create_app(Store(Mock(), SystemClock(), scripts={}), default_max_attempts=3)
     served = set()
     for rule in app.url_map.iter_rules():
         path = re.sub(r"<(?:[a-z_]+:)?([a-z_]+)>", r"{\1}", rule.rule)
@@ -43,7 +46,7 @@ def concrete(path: str, job_id: str) -> str:
     return path.replace("{job_id}", job_id)
 
 
-async def test_with_api_tokens_every_route_but_healthz_refuses_a_request_without_one(
+async def test_with_api_tokens_every_route_but_the_probes_refuses_a_request_without_one(
         store, clock):
     (job_id,) = await store.enqueue([JobSpec("test", {"sleep": 3600})])
     async with open_supervisor(store, api_tokens=(TOKEN,)) as running, \
@@ -54,7 +57,7 @@ async def test_with_api_tokens_every_route_but_healthz_refuses_a_request_without
             for headers in ({}, {"Authorization": "Bearer wrong-token-000000000"},
                             {"Authorization": f"Basic {TOKEN}"}):
                 answer = await client.request(method, url, json=body, headers=headers)
-                if path == "/healthz":
+                if path in OPEN_PATHS:
                     assert answer.status_code == 200
                     continue
                 assert answer.status_code == 401, (method, url, answer.text)

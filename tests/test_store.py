@@ -45,6 +45,18 @@ async def test_claims_take_higher_priority_first_and_fifo_within_a_priority(stor
     await assert_invariant(store)
 
 
+async def test_a_corrupt_record_is_quarantined_and_the_rest_of_the_batch_is_claimed(
+        store, clock):
+    first, second = await store.enqueue([JobSpec("test"), JobSpec("test")])
+    await store.client.hset(store.keys.jobs, {first: "{not json"})
+    claimed = await store.claim("w", 10)
+    assert [c.job.id for c in claimed] == [second]
+    assert await store.client.zscore(store.keys.dead, first) is not None
+    breaches = await find_breaches(store)
+    assert [(b.job_id, b.problem) for b in breaches] == [
+        (first, "record is not a valid job record")]
+
+
 async def test_a_claim_takes_no_more_than_asked(store, clock):
     await store.enqueue([JobSpec("test") for _ in range(5)])
     assert len(await store.claim("w", 2)) == 2

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
 import trio
 
 from boltq.actors.outage import Outage
 from boltq.constants import CLAIM_BATCH_MAX, FETCH_BLOCK_S
 from boltq.inflight import InFlight
 from boltq.store import UNREACHABLE_ERRORS, Claimed, Store
+
+log = logging.getLogger("boltq.fetcher")
 
 #: A claim cut off mid-flight would strand its jobs until their leases
 #: expire, so it is shielded, but never for longer than this.
@@ -53,7 +57,11 @@ async def fetcher(
                         jobs.send_nowait(job)
                 if not claimed:
                     await store.wait_for_work(FETCH_BLOCK_S)
-            except UNREACHABLE_ERRORS as exc:
+            except Exception as exc:
+                # handled here, not by a restart: the tickets in ``credit`` are
+                # held by workers already waiting for a job, and would be lost
+                if not isinstance(exc, UNREACHABLE_ERRORS):
+                    log.exception("claiming jobs failed; retrying")
                 await outage.failed(exc)
                 continue
             outage.succeeded()

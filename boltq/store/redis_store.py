@@ -169,7 +169,7 @@ class Store:
         now = self.clock.now_ms()
         k = self.keys
         reply = await self._script("claim")(
-            [k.jobs, k.pending, k.active, k.leases, k.events, k.wake],
+            [k.jobs, k.pending, k.active, k.leases, k.events, k.wake, k.dead],
             [now, now + _ms(self.policy.lease_timeout), worker_id, count,
              self.policy.events_maxlen],
         )
