@@ -108,7 +108,8 @@ def _tokens(raw: str) -> tuple[str, ...]:
             lines = path.read_text().splitlines()
         except OSError as exc:
             raise ConfigError("API_TOKENS", f"cannot read {raw!r}: {exc.strerror}") from None
-        tokens = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+        stripped = (line.strip() for line in lines)
+        tokens = [line for line in stripped if line and not line.startswith("#")]
     else:
         tokens = [token.strip() for token in raw.split(",") if token.strip()]
     if not tokens:

@@ -97,7 +97,8 @@ def openapi_document() -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {"title": "BoltQ", "version": __version__,
                  "description": "Submit, track and manage jobs. With API_TOKENS set, every "
-                                "path but /healthz wants `Authorization: Bearer <token>`."},
+                                "path but /healthz and /readyz wants `Authorization: "
+                                "Bearer <token>`."},
         "components": {
             "schemas": SCHEMAS,
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},

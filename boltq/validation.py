@@ -136,5 +136,7 @@ def parse_batch(body: Any, *, default_max_attempts: int) -> list[JobSpec]:
             where = f"jobs[{index}]"
             field = where if exc.field == "body" else f"{where}.{exc.field}"
             message = exc.message.replace("request body", where, 1)
-            raise InvalidJobError(field, f"{where}: {message}") from None
+            if not message.startswith(where):
+                message = f"{where}: {message}"
+            raise InvalidJobError(field, message) from None
     return specs

@@ -77,7 +77,8 @@ async def _read_json(limit: int = MAX_BODY_BYTES, empty: Any = None) -> Any:
 
 def _page_of_jobs_query(args: Any, status: JobStatus | None) -> dict[str, Any]:
     """Check the browse query string; InvalidJobError names the parameter."""
-    unknown = sorted(set(args) - {"status", "type", "tag", "limit", "cursor"})
+    allowed = {"type", "tag", "limit", "cursor"} | ({"status"} if status is None else set())
+    unknown = sorted(set(args) - allowed)
     if unknown:
         raise InvalidJobError(unknown[0], f"unknown query parameter {unknown[0]!r}")
     query: dict[str, Any] = {"status": status, "job_type": args.get("type") or None,
@@ -136,7 +137,7 @@ def _event_query(args: Any) -> tuple[EventFilter, str | None]:
     if unknown:
         raise InvalidJobError(unknown[0], f"unknown query parameter {unknown[0]!r}")
     statuses = frozenset(args.getlist("status"))
-    known = {s.value for s in JobStatus}
+    known = {s.value for s in JobStatus} | {"purged"}  # purge events say "purged"
     if not statuses <= known:
         raise InvalidJobError("status", f"status must be one of {', '.join(sorted(known))}")
     since = args.get("since")

@@ -73,6 +73,13 @@ async def test_a_bad_browse_query_gets_a_400_naming_the_parameter(store, clock, 
     assert (await answer.get_json())["field"] == field
 
 
+async def test_the_dead_letter_listing_takes_no_status_filter(store, clock):
+    client = create_app(store, default_max_attempts=3).test_client()
+    answer = await client.get("/api/dead-letter", query_string={"status": "pending"})
+    assert answer.status_code == 400
+    assert (await answer.get_json())["field"] == "status"
+
+
 async def test_dead_letter_jobs_can_be_retried_all_at_once_or_by_id(store, clock):
     dead = await dead_letter(store, [JobSpec("test") for _ in range(600)])
     (pending,) = await store.enqueue([JobSpec("test")])
