@@ -25,19 +25,26 @@ def free_port() -> int:
 class BoltQProcess:
     """One ``boltq run`` subprocess and an HTTP client for its API."""
 
-    def __init__(self, tmp_path: Path, env: dict[str, str], *args: str) -> None:
+    def __init__(self, tmp_path: Path, env: dict[str, str], *args: str,
+                 listen: str = "API_PORT") -> None:
+        """``listen`` names the setting that gets the port polled for /healthz."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = tmp_path / f"boltq-{self.port}.log"
         full_env = {k: v for k, v in os.environ.items()
                     if k not in {"REDIS_ADDR", "REDIS_URL", "BOLTQ_IMPORTS", "API_TOKENS"}}
-        full_env.update({"API_PORT": str(self.port), "LOG_LEVEL": "info", **env})
+        full_env.update({listen: str(self.port), "LOG_LEVEL": "info", **env})
         with self.log_path.open("w") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "boltq", "run", *args], cwd=tmp_path, env=full_env,
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         self.http = httpx.Client(base_url=self.url, timeout=10)
         self._wait_ready()
+
+    @classmethod
+    def without_api(cls, tmp_path: Path, env: dict[str, str], *args: str) -> BoltQProcess:
+        """A role with no API (worker, scheduler): readiness through METRICS_PORT."""
+        return cls(tmp_path, env, *args, listen="METRICS_PORT")
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT_S

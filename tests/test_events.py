@@ -15,6 +15,7 @@ from boltq.job import JobSpec
 from boltq.roles import RoleSpec
 from boltq.testing import open_supervisor
 from tests.helpers import wait_for_status
+from tests.processes import BoltQProcess
 
 API_ONLY = RoleSpec("api", frozenset({"api"}))
 WORKERS_ONLY = RoleSpec("worker", frozenset({"workers"}), workers=8)
@@ -117,3 +118,42 @@ async def test_a_subscriber_that_falls_behind_is_dropped_instead_of_buffered(sto
                 async for _ in subscription:
                     pass
         nursery.cancel_scope.cancel()
+
+
+def test_two_api_processes_a_subscriber_on_one_sees_every_event_of_jobs_sent_to_the_other(
+        private_redis, tmp_path):
+    """Real processes on one Redis: the event feed crosses process boundaries."""
+
+    async def scenario() -> tuple[list[dict], list[dict], list[str]]:
+        env = {"REDIS_ADDR": f"{private_redis.host}:{private_redis.port}", "REDIS_DB": "4"}
+        first = BoltQProcess(tmp_path, {**env, "WORKER_ID": "api-1"}, "--role", "api")
+        second = BoltQProcess(tmp_path, {**env, "WORKER_ID": "api-2"}, "--role", "api")
+        worker = BoltQProcess.without_api(tmp_path, {**env, "WORKER_ID": "worker-1"},
+                                          "--role", "worker")
+        try:
+            first.http.delete("/api/dead-letter")  # also proves the API answers
+            async with open_websocket_url(ws_url(first.url)) as ws:
+                answer = second.http.post("/api/jobs/batch", json={
+                    "jobs": [{"type": "test", "payload": {"result": n}} for n in range(200)]})
+                job_ids = answer.json()["job_ids"]
+                early = await receive(ws, 300)
+            async with open_websocket_url(ws_url(first.url, f"since={early[-1]['id']}")) as ws:
+                late = await receive(ws, 300)
+                with trio.move_on_after(2):
+                    pytest.fail(f"an extra event arrived: {await ws.get_message()}")
+            return early, late, job_ids
+        finally:
+            for process in (first, second, worker):
+                process.close()
+
+    early, late, job_ids = trio.run(scenario)
+    messages = early + late
+    ids = [m["id"] for m in messages]
+    assert len(set(ids)) == 600
+    assert ids == sorted(ids, key=lambda i: tuple(map(int, i.split("-"))))
+    per_job: dict[str, list[str]] = {}
+    for m in messages:
+        per_job.setdefault(m["job_id"], []).append(m["event"])
+    assert set(per_job) == set(job_ids)
+    assert all(kinds == ["created", "started", "completed"] for kinds in per_job.values())
+    assert {m["worker_id"] for m in messages if m["event"] == "completed"} == {"worker-1"}
