@@ -440,17 +440,10 @@ def _stats(client: SyncClient, args: argparse.Namespace) -> int:
     return 0
 
 
-def _cancel(client: SyncClient, args: argparse.Namespace) -> int:
-    answer = client.cancel(args.job_id)
-    if args.as_json:
-        _print_json(answer)
-    else:
-        print(f"{answer['job_id']}: {answer['status']}")
-    return 0
-
-
-def _retry(client: SyncClient, args: argparse.Namespace) -> int:
-    answer = client.retry(args.job_id)
+def _cancel_or_retry(client: SyncClient, args: argparse.Namespace) -> int:
+    """``boltq cancel ID`` and ``boltq retry ID``: one call, the job's new status."""
+    answer = client.cancel(args.job_id) if args.command == "cancel" else \
+        client.retry(args.job_id)
     if args.as_json:
         _print_json(answer)
     else:
@@ -513,8 +506,8 @@ async def _watch(url: str, token: str | None, args: argparse.Namespace) -> int:
 
 
 _SYNC_COMMANDS: dict[str, Callable[[SyncClient, argparse.Namespace], int]] = {
-    "submit": _submit, "status": _status, "stats": _stats, "cancel": _cancel,
-    "retry": _retry, "dead-letter": _dead_letter,
+    "submit": _submit, "status": _status, "stats": _stats, "cancel": _cancel_or_retry,
+    "retry": _cancel_or_retry, "dead-letter": _dead_letter,
 }
 
 
