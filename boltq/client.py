@@ -622,16 +622,16 @@ class Client:
         """Wait until the job is completed, cancelled or dead_letter; return its record.
 
         Driven by the job's events rather than by polling, so it returns as
-        soon as the server has written the outcome. The subscription replays
-        the job's past events and the record is read once it is open, so a job
-        that finished earlier (even one whose events have aged out of the
-        stream) returns at once. Raises :class:`WaitTimeoutError` after
+        soon as the server has written the outcome. The server subscribes
+        before it completes the handshake, and the record is read once the
+        subscription is open, so no ending is missed and a job that finished
+        earlier returns at once. Raises :class:`WaitTimeoutError` after
         ``timeout`` seconds (None waits as long as it takes), and
         :class:`NotFoundError` for an unknown job or one purged meanwhile.
         """
         _job_path(job_id)
         with trio.move_on_after(math.inf if timeout is None else timeout):
-            async with self.events(job_id=job_id, since="0") as stream:
+            async with self.events(job_id=job_id) as stream:
                 job = await self.get(job_id)
                 if job["status"] in FINISHED_STATUSES:
                     return job

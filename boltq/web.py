@@ -294,9 +294,12 @@ def create_app(store: Store, *, default_max_attempts: int,
             return error_response(400, exc.message, exc.field)
         if hub is None:
             return error_response(503, "live events are not served by this process", None)
-        await websocket.accept()
         try:
+            # subscribed before the handshake completes: a client that acts
+            # once connected (e.g. reads a job, then waits for its end) sees
+            # every event from then on
             async with hub.subscribe(wanted, since) as subscription:
+                await websocket.accept()
                 async for message in subscription:
                     await websocket.send(json.dumps(message))
         except SubscriberTooSlow:
