@@ -6,10 +6,8 @@
 
   Returns: the number of records removed.
 ]]
+--- @include "forget"
+
 local gone = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', tonumber(ARGV[1]), 'LIMIT', 0, tonumber(ARGV[2]))
-if #gone > 0 then
-  redis.call('HDEL', KEYS[1], unpack(gone))
-  redis.call('ZREM', KEYS[2], unpack(gone))
-  redis.call('ZREM', KEYS[3], unpack(gone))
-end
+forget(KEYS[1], KEYS[2], KEYS[3], gone)
 return #gone

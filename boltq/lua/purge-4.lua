@@ -9,6 +9,7 @@
 ]]
 --- @include "record"
 --- @include "events"
+--- @include "forget"
 
 local now = tonumber(ARGV[1])
 local maxlen = tonumber(ARGV[3])
@@ -20,9 +21,5 @@ for _, id in ipairs(ids) do
     emit(KEYS[4], maxlen, rec, 'purged', now)
   end
 end
-if #ids > 0 then
-  redis.call('HDEL', KEYS[1], unpack(ids))
-  redis.call('ZREM', KEYS[2], unpack(ids))
-  redis.call('ZREM', KEYS[3], unpack(ids))
-end
+forget(KEYS[1], KEYS[2], KEYS[3], ids)
 return #ids
