@@ -32,6 +32,8 @@ import httpx
 import pytest
 import redis
 
+from tests.processes import stop_process
+
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 REDIS_DB = "1"
 EVENTS_KEY = "boltq:{default}:events"
@@ -136,14 +138,8 @@ class RedisServer:
             probe.close()
 
     def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        if self.proc is not None:
+            stop_process(self.proc)
 
 
 class BoltQProcess:
