@@ -80,8 +80,3 @@ class Job:
     """The last attempt's error."""
     result: Any = None
     """The JSON value the processor returned."""
-
-    @property
-    def is_finished(self) -> bool:
-        """True once the job will not run again without an operator's retry."""
-        return self.status in TERMINAL_STATUSES

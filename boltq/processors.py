@@ -63,11 +63,6 @@ def unregister_processor(job_type: str) -> None:
     _registry.pop(job_type, None)
 
 
-def registered_types() -> list[str]:
-    """The job types this process can run."""
-    return sorted(_registry)
-
-
 def _is_async(fn: Processor) -> bool:
     return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(type(fn).__call__)
 
