@@ -181,18 +181,22 @@ class JobIdConverter(BaseConverter):
     regex = r"(?!batch$)[^/]+"
 
 
-def metrics_app(metrics: Metrics) -> QuartTrio:
-    """Just ``/metrics`` and ``/healthz``: the listener of a process with no API."""
-    app = QuartTrio("boltq-metrics", static_folder=None)
-
-    @app.get("/metrics")
-    async def scrape() -> Response:
-        return Response(await metrics.exposition(), status=200, content_type=CONTENT_TYPE)
+def _add_health_and_metrics(app: QuartTrio, metrics: Metrics) -> None:
+    """``/healthz`` (the process is alive) and ``/metrics``, on any of our apps."""
 
     @app.get("/healthz")
     async def healthz() -> Response:
         return json_response(200, {"status": "ok"})
 
+    @app.get("/metrics")
+    async def scrape() -> Response:
+        return Response(await metrics.exposition(), status=200, content_type=CONTENT_TYPE)
+
+
+def metrics_app(metrics: Metrics) -> QuartTrio:
+    """Just ``/metrics`` and ``/healthz``: the listener of a process with no API."""
+    app = QuartTrio("boltq-metrics", static_folder=None)
+    _add_health_and_metrics(app, metrics)
     return app
 
 
@@ -313,9 +317,7 @@ def create_app(store: Store, *, default_max_attempts: int,
     async def openapi() -> Response:
         return json_response(200, document)
 
-    @app.get("/healthz")
-    async def healthz() -> Response:
-        return json_response(200, {"status": "ok"})
+    _add_health_and_metrics(app, metrics)
 
     @app.get("/readyz")
     async def readyz() -> Response:
@@ -325,10 +327,6 @@ def create_app(store: Store, *, default_max_attempts: int,
         except STORE_ERRORS as exc:
             return error_response(503, f"Redis is unreachable or refusing: {exc}", None)
         return json_response(200, {"status": "ready"})
-
-    @app.get("/metrics")
-    async def scrape() -> Response:
-        return Response(await metrics.exposition(), status=200, content_type=CONTENT_TYPE)
 
     @app.errorhandler(InvalidJobError)
     async def invalid(exc: InvalidJobError) -> Response:
