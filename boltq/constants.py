@@ -22,6 +22,9 @@ LEASE_RENEW_INTERVAL_S: Final = 1.0
 SCHEDULER_TICK_S: Final = 0.5
 #: How long a fetcher blocks on Redis waiting for a wake-up before it looks again.
 FETCH_BLOCK_S: Final = 1.0
+#: How long a fetcher's registration for hand-offs lasts unless renewed; it
+#: renews on every claim, at least every FETCH_BLOCK_S while idle.
+WAITER_TTL_S: Final = 2 * FETCH_BLOCK_S
 #: The most jobs one claim or one ack script call handles.
 CLAIM_BATCH_MAX: Final = 100
 ACK_BATCH_MAX: Final = 500

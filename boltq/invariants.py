@@ -77,5 +77,6 @@ async def find_orphan_keys(store: Store) -> list[str]:
     """Keys under the queue's prefix that no part of BoltQ uses."""
     known = {value for value in attrs.asdict(store.keys).values() if value != store.keys.queue}
     prefix = store.keys.jobs.removesuffix("jobs")
+    inboxes = store.keys.inbox("")  # each idle fetcher's, expiring on their own
     return sorted([key async for key in store.client.scan_iter(match=f"{prefix}*", count=1000)
-                   if key not in known])
+                   if key not in known and not key.startswith(inboxes)])

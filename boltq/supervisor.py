@@ -13,7 +13,9 @@ rest, writes every outcome, and puts interrupted jobs back to pending.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import secrets
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
@@ -126,6 +128,13 @@ async def _drain(inflight: InFlight, grace: float, hurry: trio.Event) -> None:
             nursery.cancel_scope.cancel()
 
 
+async def _interrupt_wait(store: Store, waiter: str) -> None:
+    """End the fetcher's blocking wait now rather than when Redis times it out."""
+    # if Redis is away, the wait ends on its own within FETCH_BLOCK_S
+    with trio.move_on_after(FINAL_WRITE_S), contextlib.suppress(*UNREACHABLE_ERRORS):
+        await store.interrupt_wait(waiter)
+
+
 async def _put_back(store: Store, inflight: InFlight) -> None:
     """Requeue what is still held after the drain (its processors were cancelled)."""
     leftovers = inflight.leases()
@@ -173,12 +182,13 @@ async def run_work_path(
                         settings.worker_id, idle_send.clone(), jobs_recv.clone(),
                         outcomes_send.clone(), inflight, load, metrics, task_status=st))
                 fetch_scope = trio.CancelScope()
+                waiter = f"{settings.worker_id}:{secrets.token_hex(4)}"
 
                 async def run_fetcher(task_status: trio.TaskStatus[None]) -> None:
                     with fetch_scope:
                         await restarts(f"fetcher[{queue}]", lambda st: fetcher(
                             store, settings.worker_id, idle_recv.clone(), jobs_send.clone(),
-                            inflight, task_status=st), task_status=task_status)
+                            inflight, waiter, task_status=st), task_status=task_status)
 
                 await pool.start(run_fetcher)
                 task_status.started()
@@ -187,6 +197,7 @@ async def run_work_path(
                 log.info("queue %s: no new jobs; waiting up to %gs for %d running", queue,
                          settings.shutdown_timeout, len(inflight))
                 fetch_scope.cancel()
+                await _interrupt_wait(store, waiter)
                 await _drain(inflight, settings.shutdown_timeout, shutdown.hurry)
                 pool.cancel_scope.cancel()
             for end in (outcomes_send, jobs_send, idle_send, idle_recv, jobs_recv):

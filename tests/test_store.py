@@ -5,9 +5,12 @@ Each test ends by checking the invariant: every job id in exactly one place.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import trio
 
+from boltq.constants import WAITER_TTL_S
 from boltq.errors import JobNotFoundError, JobStateError
 from boltq.invariants import find_breaches
 from boltq.job import JobSpec, JobStatus
@@ -248,11 +251,73 @@ async def test_every_transition_appends_an_event(store, clock):
                       ("started", "2"), ("completed", "2")]
 
 
-async def test_waiting_for_work_returns_as_soon_as_a_job_is_enqueued(store, clock):
-    assert await store.wait_for_work(0.05) is False
+async def test_a_fetcher_that_is_not_registered_is_woken_by_an_enqueue_to_claim(store, clock):
+    assert await store.wait_for_work(0.05) == []
     async with trio.open_nursery() as nursery:
         async def submit_soon() -> None:
             await trio.sleep(0.01)
             await store.enqueue([JobSpec("test")])
         nursery.start_soon(submit_soon)
-        assert await store.wait_for_work(5) is True
+        began = time.monotonic()  # Redis blocks in real time, not on the test's clock
+        assert await store.wait_for_work(5) == []
+        assert time.monotonic() - began < 4, "woken by the enqueue, not by the timeout"
+    assert len(await store.claim("w", 1)) == 1
+
+
+async def test_an_idle_fetcher_is_handed_jobs_by_the_enqueue_itself(store, clock):
+    assert await store.claim("w-1", 3, waiter="f1") == []  # dry: registered for 3
+    low, high = await store.enqueue([JobSpec("test"), JobSpec("test", priority=5)])
+    for job_id in (low, high):  # claimed in the enqueue's own script call
+        job = await store.get(job_id)
+        assert (job.status, job.attempts, job.worker_id) == (JobStatus.RUNNING, 1, "w-1")
+    await assert_invariant(store)
+
+    handed = await store.wait_for_work(5, waiter="f1")
+    assert [c.job.id for c in handed] == [high, low]  # still in priority order
+    assert (await store.ack([Completion(c.job.id, c.token) for c in handed], [])).stale == []
+    assert {(await store.get(j)).status for j in (low, high)} == {JobStatus.COMPLETED}
+    await assert_invariant(store)
+
+
+async def test_a_fetcher_is_handed_no_more_than_it_registered_for(store, clock):
+    await store.claim("w", 2, waiter="f1")
+    ids = await store.enqueue([JobSpec("test") for _ in range(5)])
+    handed = await store.wait_for_work(5, waiter="f1")
+    assert [c.job.id for c in handed] == ids[:2]
+    assert (await store.stats()).pending == 3
+    # its next claim takes the rest, and finds nothing more in its inbox
+    assert [c.job.id for c in await store.claim("w", 5, waiter="f1")] == ids[2:]
+    await assert_invariant(store)
+
+
+async def test_a_registration_that_is_not_renewed_lapses(store, clock):
+    await store.claim("w", 2, waiter="f1")
+    await trio.sleep(WAITER_TTL_S + 0.5)  # a fetcher that died, or froze
+    (job_id,) = await store.enqueue([JobSpec("test")])
+    assert (await store.get(job_id)).status == JobStatus.PENDING
+    await assert_invariant(store)
+
+
+async def test_a_fetcher_that_stops_waiting_gets_back_what_it_was_handed(store, clock):
+    await store.claim("w", 2, waiter="f1")
+    (handed_id,) = await store.enqueue([JobSpec("test")])
+    leftovers = await store.stop_waiting("f1")
+    assert [c.job.id for c in leftovers] == [handed_id]
+    assert await store.requeue([(c.job.id, c.token) for c in leftovers]) == []
+    job = await store.get(handed_id)
+    assert (job.status, job.attempts) == (JobStatus.PENDING, 0)
+    # unregistered: a later job is not handed to it
+    (later,) = await store.enqueue([JobSpec("test")])
+    assert (await store.get(later)).status == JobStatus.PENDING
+    assert await store.stop_waiting("f1") == []
+    await assert_invariant(store)
+
+
+async def test_interrupting_a_wait_ends_it_with_nothing_handed(store, clock):
+    await store.claim("w", 1, waiter="f1")
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(store.interrupt_wait, "f1")
+        began = time.monotonic()
+        assert await store.wait_for_work(5, waiter="f1") == []
+        assert time.monotonic() - began < 4, "ended by the interrupt, not by the timeout"
+    assert await store.stop_waiting("f1") == []

@@ -242,3 +242,21 @@ async def test_a_second_shutdown_request_ends_the_grace_period_at_once(store, cl
     job = await store.get(job_id)
     assert (job.status, job.attempts) == ("pending", 0)
     assert await find_breaches(store) == []
+
+
+async def test_a_stopped_supervisor_is_no_longer_handed_jobs(store, clock):
+    ran: list[str] = []
+
+    async def record(job: JobContext) -> None:
+        ran.append(job.id)
+
+    with registered("record", record):
+        async with open_supervisor(store):
+            (first,) = await store.enqueue([JobSpec("record")])  # handed to the idle fetcher
+            await wait_for_status(store, first, "completed")
+        # shutdown unregistered the fetcher: nothing is handed to a process that is gone
+        assert await store.client.hlen(store.keys.waiters) == 0
+        (later,) = await store.enqueue([JobSpec("record")])
+        assert (await store.get(later)).status.value == "pending"
+    assert ran == [first]
+    assert await find_breaches(store) == []

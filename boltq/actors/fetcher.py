@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 import trio
 
 from boltq.actors.outage import Outage
-from boltq.constants import CLAIM_BATCH_MAX, FETCH_BLOCK_S
+from boltq.constants import CLAIM_BATCH_MAX, FETCH_BLOCK_S, WAITER_TTL_S
 from boltq.inflight import InFlight
 from boltq.store import UNREACHABLE_ERRORS, Claimed, Store
 
@@ -18,51 +19,99 @@ log = logging.getLogger("boltq.fetcher")
 CLAIM_SHIELD_S = 10.0
 
 
+def _shielded(seconds: float) -> trio.CancelScope:
+    return trio.CancelScope(shield=True, deadline=trio.current_time() + seconds)
+
+
 async def fetcher(
     store: Store,
     worker_id: str,
     idle_workers: trio.MemoryReceiveChannel[None],
     jobs: trio.MemorySendChannel[Claimed],
     inflight: InFlight,
+    waiter: str,
     *,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Each idle worker sends one ticket; each ticket buys one claimed job.
 
-    When the queue is empty the fetcher blocks on Redis until an enqueue or
-    a promotion wakes it (or FETCH_BLOCK_S passes), so it never spins.
+    When the queue runs dry the fetcher registers as ``waiter`` for the jobs
+    it still lacks and blocks on Redis; enqueues claim jobs for it and they
+    arrive in that same round trip. It claims again (renewing the
+    registration) only once the registered count is used up, the
+    registration is half-way to expiry, or a promotion or requeue woke it or
+    FETCH_BLOCK_S passed. It never polls.
     """
     outage = Outage(f"fetcher[{store.keys.queue}]")
+
+    def deliver(claimed: Sequence[Claimed]) -> None:
+        for job in claimed:
+            inflight.add(job)
+            # cannot block: every ticket holder waits on this channel, whose
+            # buffer holds one job per worker
+            jobs.send_nowait(job)
+
     with idle_workers, jobs:
         task_status.started()
-        credit = 0
-        while True:
-            if credit == 0:
-                await idle_workers.receive()
-                credit = 1
-            while credit < CLAIM_BATCH_MAX:
+        credit = 0  # tickets held: idle workers waiting for a job
+        registered = 0  # how many jobs Redis will hand us unasked
+        renew_at = 0.0
+        try:
+            while True:
+                # Redis calls below are shielded: this is where a stop lands
+                await trio.lowlevel.checkpoint_if_cancelled()
+                if credit == 0:
+                    await idle_workers.receive()
+                    credit = 1
+                while credit < CLAIM_BATCH_MAX:
+                    try:
+                        idle_workers.receive_nowait()
+                    except trio.WouldBlock:
+                        break
+                    credit += 1
                 try:
-                    idle_workers.receive_nowait()
-                except trio.WouldBlock:
-                    break
-                credit += 1
-            try:
-                with trio.CancelScope(shield=True) as shield:  # see CLAIM_SHIELD_S
-                    shield.deadline = trio.current_time() + CLAIM_SHIELD_S
-                    claimed = await store.claim(worker_id, credit)
-                    for job in claimed:
-                        inflight.add(job)
-                        # cannot block: every ticket holder waits on this channel,
-                        # whose buffer holds one job per worker
-                        jobs.send_nowait(job)
-                if not claimed:
-                    await store.wait_for_work(FETCH_BLOCK_S)
-            except Exception as exc:
-                # handled here, not by a restart: the tickets in ``credit`` are
-                # held by workers already waiting for a job, and would be lost
-                if not isinstance(exc, UNREACHABLE_ERRORS):
-                    log.exception("claiming jobs failed; retrying")
-                await outage.failed(exc)
-                continue
-            outage.succeeded()
-            credit -= len(claimed)
+                    # shielded, like the wait below: a reply lost to a
+                    # cancellation would strand its jobs until their leases expire
+                    if registered == 0 or trio.current_time() >= renew_at:
+                        with _shielded(CLAIM_SHIELD_S):
+                            asked = min(credit, CLAIM_BATCH_MAX)
+                            claimed = await store.claim(worker_id, asked, waiter)
+                            deliver(claimed)
+                        credit -= len(claimed)
+                        # a short claim means the queue ran dry and we are
+                        # registered for the rest
+                        registered = asked - len(claimed)
+                        renew_at = trio.current_time() + WAITER_TTL_S / 2
+                    if registered > 0:
+                        # the shield lasts until Redis answers (at most
+                        # FETCH_BLOCK_S); shutdown ends it early with interrupt_wait
+                        with _shielded(FETCH_BLOCK_S + CLAIM_SHIELD_S):
+                            handed = await store.wait_for_work(FETCH_BLOCK_S, waiter)
+                            deliver(handed)
+                        credit -= len(handed)
+                        # nothing handed: woken for a promotion or requeue, or
+                        # timed out; either way, claim again
+                        registered = registered - len(handed) if handed else 0
+                except Exception as exc:
+                    # handled here, not by a restart: the tickets in ``credit`` are
+                    # held by workers already waiting for a job, and would be lost
+                    if not isinstance(exc, UNREACHABLE_ERRORS):
+                        log.exception("claiming jobs failed; retrying")
+                    registered = 0
+                    await outage.failed(exc)
+                    continue
+                outage.succeeded()
+        finally:
+            await _stop_waiting(store, waiter)
+
+
+async def _stop_waiting(store: Store, waiter: str) -> None:
+    """Unregister, and put back jobs handed to us that no worker took."""
+    with _shielded(CLAIM_SHIELD_S):
+        try:
+            leftovers = await store.stop_waiting(waiter)
+            if leftovers:
+                await store.requeue([(c.job.id, c.token) for c in leftovers])
+        except UNREACHABLE_ERRORS as exc:
+            log.warning("could not unregister the fetcher (%s); jobs handed to it in the "
+                        "last moment return when their lease expires", exc)

@@ -35,6 +35,9 @@ class QueueKeys:
     """counter: arrival order within a priority."""
     wake: str = attrs.field(init=False)
     """list: tokens that wake fetchers blocked on an empty queue."""
+    waiters: str = attrs.field(init=False)
+    """hash: idle fetcher token -> registration for hand-offs; each fetcher's
+    inbox list is ``waiters:<token>``."""
     created: str = attrs.field(init=False)
     """zset: every job id with score 0, so ids (time-ordered) sort newest last;
     the browse index."""
@@ -46,6 +49,11 @@ class QueueKeys:
     def __attrs_post_init__(self) -> None:
         base = f"{KEY_PREFIX}:{{{self.queue}}}"
         for name in ("jobs", "pending", "delayed", "active", "leases", "dead",
-                     "finished", "events", "stats", "seq", "wake", "created", "workers"):
+                     "finished", "events", "stats", "seq", "wake", "waiters", "created",
+                     "workers"):
             object.__setattr__(self, name, f"{base}:{name}")
         object.__setattr__(self, "workers_seen", f"{base}:workers:seen")
+
+    def inbox(self, waiter: str) -> str:
+        """list: batches of jobs handed to one idle fetcher."""
+        return f"{self.waiters}:{waiter}"

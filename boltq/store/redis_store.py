@@ -27,6 +27,7 @@ from boltq.constants import (
     DEFAULT_RETRY_BACKOFF_MAX_S,
     EVENTS_MAXLEN,
     MAINTENANCE_BATCH,
+    WAITER_TTL_S,
 )
 from boltq.errors import JobNotFoundError, JobStateError
 from boltq.job import Job, JobSpec, JobStatus, new_job_id
@@ -117,6 +118,12 @@ def _ms(seconds: float) -> int:
     return int(seconds * 1000)
 
 
+def _claimed(flat: Sequence[Any]) -> list[Claimed]:
+    """Claimed jobs from a script's flat reply: record JSON, token, ready at, ..."""
+    return [Claimed(job_from_record(flat[i]), flat[i + 1], int(flat[i + 2]))
+            for i in range(0, len(flat), 3)]
+
+
 class Store:
     """One queue in Redis (real or embedded), seen through its transitions."""
 
@@ -156,33 +163,61 @@ class Store:
         records = [new_record(job_id, spec, now) for job_id, spec in zip(ids, specs, strict=True)]
         k = self.keys
         await self._script("enqueue")(
-            [k.jobs, k.pending, k.events, k.stats, k.seq, k.wake, k.created],
+            [k.jobs, k.pending, k.events, k.stats, k.seq, k.wake, k.created,
+             k.active, k.leases, k.dead, k.waiters],
             [now, self.policy.events_maxlen, *records],
         )
         return ids
 
     # -- the worker side --------------------------------------------------------
 
-    async def claim(self, worker_id: str, count: int) -> list[Claimed]:
-        """Move up to ``count`` pending jobs to active under fresh leases."""
+    async def claim(self, worker_id: str, count: int, waiter: str = "") -> list[Claimed]:
+        """Move up to ``count`` pending jobs to active under fresh leases.
+
+        With a ``waiter`` (a fetcher's token), jobs already handed to it come
+        first, and if fewer than ``count`` are found it is registered so that
+        enqueues hand it the rest directly (see :meth:`wait_for_work`).
+        """
         count = max(1, min(count, CLAIM_BATCH_MAX))
         now = self.clock.now_ms()
         k = self.keys
+        lease_ms = _ms(self.policy.lease_timeout)
         reply = await self._script("claim")(
-            [k.jobs, k.pending, k.active, k.leases, k.events, k.wake, k.dead],
-            [now, now + _ms(self.policy.lease_timeout), worker_id, count,
-             self.policy.events_maxlen],
+            [k.jobs, k.pending, k.active, k.leases, k.events, k.wake, k.dead, k.waiters],
+            [now, now + lease_ms, worker_id, count, self.policy.events_maxlen, waiter,
+             lease_ms, _ms(WAITER_TTL_S)],
         )
-        return [Claimed(job_from_record(reply[i]), reply[i + 1], int(reply[i + 2]))
-                for i in range(0, len(reply), 3)]
+        return _claimed(reply)
 
-    async def wait_for_work(self, block_seconds: float) -> bool:
-        """Block on Redis until an enqueue or promotion signals work, or ``block_seconds``.
+    async def wait_for_work(self, block_seconds: float, waiter: str = "") -> list[Claimed]:
+        """Block on Redis until work arrives, or ``block_seconds``; return jobs handed over.
 
-        The wait happens in Redis (BLPOP), so it must be a server-side timeout.
+        A registered ``waiter`` is handed jobs by the enqueue itself, so they
+        arrive here already claimed, in this one round trip. Otherwise (a
+        wake-up token from a promotion or requeue, or the time ran out) the
+        answer is empty and the caller claims. The wait happens in Redis
+        (BLPOP), so it must be a server-side timeout.
         """
         seconds = max(block_seconds, 0.01)
-        return await self.client.blpop([self.keys.wake], timeout=seconds) is not None
+        lists = [self.keys.inbox(waiter), self.keys.wake] if waiter else [self.keys.wake]
+        reply = await self.client.blpop(lists, timeout=seconds)
+        if reply is None or reply[0] == self.keys.wake:
+            return []
+        return _claimed(reply[1].split("\n") if reply[1] else [])
+
+    async def interrupt_wait(self, waiter: str) -> None:
+        """End a fetcher's wait at once (it finds an empty batch), for shutdown."""
+        inbox = self.keys.inbox(waiter)
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.rpush(inbox, [""])
+            pipe.pexpire(inbox, _ms(self.policy.lease_timeout))
+
+    async def stop_waiting(self, waiter: str) -> list[Claimed]:
+        """Unregister a fetcher; return jobs handed to it that it never took.
+
+        They are still active under its leases: the caller requeues them.
+        """
+        return _claimed(await self._script("unwait")([self.keys.waiters], [waiter]))
 
     async def ack(self, completions: Sequence[Completion],
                   failures: Sequence[Failure]) -> AckResult:
