@@ -81,6 +81,16 @@ class Metrics:
     _stores: list[Store] = attrs.field(factory=list)
     _read_at: float | None = None
     _lock: trio.Lock = attrs.field(factory=trio.Lock)
+    _children: dict[tuple[int, str, str], Any] = attrs.field(factory=dict)
+
+    def of(self, metric: Counter | Histogram, queue: str, job_type: str) -> Any:
+        """``metric.labels(queue, job_type)``, looked up once per type: ``labels()``
+        validates and locks on every call, which a per-job path cannot afford."""
+        key = (id(metric), queue, job_type)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(queue, job_type)
+        return child
 
     def watch(self, store: Store) -> None:
         """Report this queue's depths (the API's queue, or a worker's queues)."""
@@ -149,13 +159,13 @@ def observe_outcomes(metrics: Metrics, queue: str, types: dict[str, str],
     """Count a written batch of outcomes (``types`` maps job id to type)."""
     for job_id in completed:
         if job_id not in stale:
-            metrics.completed.labels(queue, types[job_id]).inc()
+            metrics.of(metrics.completed, queue, types[job_id]).inc()
     for job_id in failed:
         if job_id in stale:
             continue
-        metrics.failed_attempts.labels(queue, types[job_id]).inc()
+        metrics.of(metrics.failed_attempts, queue, types[job_id]).inc()
         target = metrics.dead_lettered if job_id in dead else metrics.retried
-        target.labels(queue, types[job_id]).inc()
+        metrics.of(target, queue, types[job_id]).inc()
 
 
 __all__: list[Any] = ["CONTENT_TYPE", "Metrics", "new_metrics", "observe_outcomes"]

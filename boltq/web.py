@@ -233,7 +233,7 @@ def create_app(store: Store, *, default_max_attempts: int,
     async def submit_job() -> Response:
         spec = parse_submission(await _read_json(), default_max_attempts=default_max_attempts)
         (job_id,) = await store.enqueue([spec])
-        metrics.submitted.labels(queue, spec.type).inc()
+        metrics.of(metrics.submitted, queue, spec.type).inc()
         return json_response(202, {"job_id": job_id, "status": JobStatus.PENDING.value})
 
     @app.post("/api/jobs/batch")
@@ -242,7 +242,7 @@ def create_app(store: Store, *, default_max_attempts: int,
                             default_max_attempts=default_max_attempts)
         job_ids = await store.enqueue(specs)
         for spec in specs:
-            metrics.submitted.labels(queue, spec.type).inc()
+            metrics.of(metrics.submitted, queue, spec.type).inc()
         return json_response(202, {"job_ids": job_ids, "status": JobStatus.PENDING.value})
 
     @app.get("/api/jobs")
@@ -277,7 +277,7 @@ def create_app(store: Store, *, default_max_attempts: int,
     @app.post("/api/jobs/<job_id:job_id>/cancel")
     async def cancel_job(job_id: str) -> Response:
         cancelled = await store.cancel(job_id)
-        metrics.cancelled.labels(queue, cancelled.type).inc()
+        metrics.of(metrics.cancelled, queue, cancelled.type).inc()
         return json_response(200, {"job_id": job_id, "status": JobStatus.CANCELLED.value})
 
     @app.post("/api/jobs/<job_id:job_id>/retry")

@@ -32,7 +32,7 @@ async def scheduler(
         outage.succeeded()
         if metrics is not None:
             for job_type in reclaimed:
-                metrics.reclaimed.labels(store.keys.queue, job_type).inc()
+                metrics.of(metrics.reclaimed, store.keys.queue, job_type).inc()
         if len(reclaimed) >= MAINTENANCE_BATCH:
             continue
         delay = tick

@@ -45,12 +45,15 @@ async def run_job(claimed: Claimed, worker_id: str, inflight: InFlight,
     outcome: Outcome | None = None
     if metrics is not None and job.started_at is not None:
         queue = inflight.queue
-        metrics.started.labels(queue, job.type).inc()
+        metrics.of(metrics.started, queue, job.type).inc()
         waited = job.started_at.timestamp() - claimed.ready_at_ms / 1000
-        metrics.queue_wait.labels(queue, job.type).observe(max(waited, 0.0))
+        metrics.of(metrics.queue_wait, queue, job.type).observe(max(waited, 0.0))
+    # the per-job log lines are skipped, not just filtered, when INFO is off
+    verbose = log.isEnabledFor(logging.INFO)
     with trio.CancelScope(deadline=deadline) as scope:
         entry = inflight.started(job.id, scope)
-        log.info("job started", extra=job_fields(job.id, job.type, job.attempts))
+        if verbose:
+            log.info("job started", extra=job_fields(job.id, job.type, job.attempts))
         try:
             result = await run_processor(ctx)
         except Exception as exc:
@@ -64,10 +67,11 @@ async def run_job(claimed: Claimed, worker_id: str, inflight: InFlight,
     if scope.cancelled_caught:
         outcome = Failure(job.id, claimed.token, f"timeout after {job.timeout:g}s", job.type)
     if metrics is not None:  # attempts with an outcome only: a cancelled one has none
-        metrics.run_time.labels(inflight.queue, job.type).observe(trio.current_time() - began)
+        metrics.of(metrics.run_time, inflight.queue, job.type).observe(
+            trio.current_time() - began)
     if isinstance(outcome, Failure):
         log.warning("job attempt failed: %s", outcome.error, extra=fields)
-    else:
+    elif verbose:
         log.info("job finished", extra=fields)
     return outcome
 
