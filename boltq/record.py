@@ -11,7 +11,12 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from boltq.job import Job, JobSpec, JobStatus
+
+#: Results may be any JSON-able value a processor returns, int keys included.
+_ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS
 
 
 def ms_to_datetime(ms: int | float | None) -> datetime | None:
@@ -22,8 +27,24 @@ def ms_to_datetime(ms: int | float | None) -> datetime | None:
 
 
 def dumps(value: Any) -> str:
-    """Compact JSON, as stored in Redis."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    """Compact JSON, as stored in Redis.
+
+    orjson does the common case several times faster than the standard
+    library, which is a measurable share of a job's cost; the standard
+    library takes what orjson refuses (integers beyond 64 bits).
+    """
+    try:
+        return orjson.dumps(value, option=_ORJSON_OPTIONS).decode()
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def loads(raw: str | bytes) -> Any:
+    """Parse stored JSON (fast path as in :func:`dumps`)."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:  # e.g. NaN written by an older version
+        return json.loads(raw)
 
 
 def new_record(job_id: str, spec: JobSpec, now_ms: int) -> str:
@@ -46,17 +67,17 @@ def new_record(job_id: str, spec: JobSpec, now_ms: int) -> str:
 
 def job_from_record(raw: str | bytes) -> Job:
     """Parse a stored record into the public model."""
-    rec = json.loads(raw)
+    rec = loads(raw)
     result = rec.get("result")
     return Job(
         id=rec["id"],
         type=rec["type"],
         status=JobStatus(rec["status"]),
-        payload=json.loads(rec["payload"]),
+        payload=loads(rec["payload"]),
         priority=int(rec.get("priority", 0)),
         max_attempts=int(rec["max_attempts"]),
         timeout=rec.get("timeout"),
-        tags=tuple(json.loads(rec.get("tags") or "[]")),
+        tags=tuple(loads(rec.get("tags") or "[]")),
         attempts=int(rec.get("attempts", 0)),
         created_at=ms_to_datetime(rec.get("created_at")),
         started_at=ms_to_datetime(rec.get("started_at")),
@@ -64,5 +85,5 @@ def job_from_record(raw: str | bytes) -> Job:
         next_retry_at=ms_to_datetime(rec.get("next_retry_at")),
         worker_id=rec.get("worker_id"),
         error=rec.get("error"),
-        result=None if result is None else json.loads(result),
+        result=None if result is None else loads(result),
     )
