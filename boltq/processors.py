@@ -36,7 +36,8 @@ class JobContext:
 Processor = Callable[[JobContext], Any] | Callable[[JobContext], Awaitable[Any]]
 P = TypeVar("P", bound=Processor)
 
-_registry: dict[str, Processor] = {}
+#: job type -> (processor, whether it is a coroutine function), decided once
+_registry: dict[str, tuple[Processor, bool]] = {}
 
 
 def register_processor(job_type: str, fn: Processor) -> None:
@@ -45,7 +46,7 @@ def register_processor(job_type: str, fn: Processor) -> None:
         raise ValueError("job type must be a non-empty string")
     if not callable(fn):
         raise TypeError(f"processor for {job_type!r} must be callable, got {fn!r}")
-    _registry[job_type] = fn
+    _registry[job_type] = (fn, _is_async(fn))
 
 
 def processor(job_type: str) -> Callable[[P], P]:
@@ -73,9 +74,10 @@ async def run_processor(ctx: JobContext) -> Any:
     A thread cannot be interrupted: on timeout or cancel the job moves on
     and the thread is abandoned to finish on its own.
     """
-    fn = _registry.get(ctx.type)
-    if fn is None:
+    entry = _registry.get(ctx.type)
+    if entry is None:
         raise ProcessorError(f"no processor registered for type {ctx.type!r}")
-    if _is_async(fn):
+    fn, is_async = entry
+    if is_async:
         return await fn(ctx)
     return await trio.to_thread.run_sync(fn, ctx, abandon_on_cancel=True)
