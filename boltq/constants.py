@@ -22,6 +22,9 @@ LEASE_RENEW_INTERVAL_S: Final = 1.0
 SCHEDULER_TICK_S: Final = 0.5
 #: How long a fetcher blocks on Redis waiting for a wake-up before it looks again.
 FETCH_BLOCK_S: Final = 1.0
+#: Fetchers per queue in one process, sharing its idle workers: while one
+#: waits for Redis to answer its claim, another can claim.
+FETCHERS_PER_QUEUE: Final = 2
 #: How long a fetcher's registration for hand-offs lasts unless renewed; it
 #: renews on every claim, at least every FETCH_BLOCK_S while idle.
 WAITER_TTL_S: Final = 2 * FETCH_BLOCK_S

@@ -31,7 +31,7 @@ from boltq.actors.lease_keeper import lease_keeper
 from boltq.actors.scheduler import scheduler
 from boltq.actors.worker import Outcome, worker
 from boltq.config import Settings
-from boltq.constants import LEASE_RENEW_INTERVAL_S
+from boltq.constants import FETCHERS_PER_QUEUE, LEASE_RENEW_INTERVAL_S
 from boltq.events import EventHub
 from boltq.inflight import InFlight, ProcessLoad
 from boltq.metrics import Metrics, new_metrics
@@ -182,22 +182,31 @@ async def run_work_path(
                         settings.worker_id, idle_send.clone(), jobs_recv.clone(),
                         outcomes_send.clone(), inflight, load, metrics, task_status=st))
                 fetch_scope = trio.CancelScope()
-                waiter = f"{settings.worker_id}:{secrets.token_hex(4)}"
+                # fetchers share the idle workers' tickets: while one waits for
+                # its claim's reply, another claims, so Redis and Python overlap
+                waiters = [f"{settings.worker_id}:{secrets.token_hex(4)}"
+                           for _ in range(min(FETCHERS_PER_QUEUE, num_workers))]
 
-                async def run_fetcher(task_status: trio.TaskStatus[None]) -> None:
+                async def run_fetchers(task_status: trio.TaskStatus[None]) -> None:
                     with fetch_scope:
-                        await restarts(f"fetcher[{queue}]", lambda st: fetcher(
-                            store, settings.worker_id, idle_recv.clone(), jobs_send.clone(),
-                            inflight, waiter, task_status=st), task_status=task_status)
+                        async with trio.open_nursery() as fetchers:
+                            for waiter in waiters:
+                                await fetchers.start(
+                                    restarts, f"fetcher[{queue}]",
+                                    lambda st, waiter=waiter: fetcher(
+                                        store, settings.worker_id, idle_recv.clone(),
+                                        jobs_send.clone(), inflight, waiter, task_status=st))
+                            task_status.started()
 
-                await pool.start(run_fetcher)
+                await pool.start(run_fetchers)
                 task_status.started()
 
                 await shutdown.requested.wait()
                 log.info("queue %s: no new jobs; waiting up to %gs for %d running", queue,
                          settings.shutdown_timeout, len(inflight))
                 fetch_scope.cancel()
-                await _interrupt_wait(store, waiter)
+                for waiter in waiters:
+                    await _interrupt_wait(store, waiter)
                 await _drain(inflight, settings.shutdown_timeout, shutdown.hurry)
                 pool.cancel_scope.cancel()
             for end in (outcomes_send, jobs_send, idle_send, idle_recv, jobs_recv):
