@@ -17,7 +17,10 @@ Every queue is measured the same way:
   no-op job itself with ``time.perf_counter``);
 * **latency**: an idle worker with ``LATENCY_CONCURRENCY``; ``latency_jobs``
   jobs submitted one at a time ``latency_gap_s`` apart; each job's
-  ``perf_counter`` at start minus the one taken just before its submit call;
+  ``perf_counter`` at start minus the one taken just before its submit call.
+  The first ``LATENCY_WARMUP_JOBS`` jobs, submitted the same way just before
+  them, warm the worker and connections up and are not counted (see
+  :func:`warm_up`);
 * **rss**: the process's resident memory (VmRSS, MB) with the worker started
   and idle, and at the end of the drain.
 
@@ -39,6 +42,7 @@ import attrs
 
 DRAIN_CONCURRENCY = 100
 LATENCY_CONCURRENCY = 10
+LATENCY_WARMUP_JOBS = 10
 IDLE_SETTLE_S = 0.5
 WAIT_LIMIT_S = 300.0
 POLL_S = 0.01
@@ -133,6 +137,50 @@ async def wait_until_async(
         if time.perf_counter() > deadline:
             raise TimeoutError(f"gave up waiting for {what}")
         await sleep(POLL_S)
+
+
+def warmup_keys() -> range:
+    """The warm-up jobs' keys: -1 down to -LATENCY_WARMUP_JOBS, never a measured index."""
+    return range(-1, -LATENCY_WARMUP_JOBS - 1, -1)
+
+
+def forget_warmup(stamps: Stamps) -> None:
+    """Drop the warm-up jobs' stamps once all have started, so only measured jobs count.
+
+    Each warm-up job has written its stamp by then and no measured job is
+    submitted yet, so nothing else writes ``stamps.started`` meanwhile.
+    """
+    for key in warmup_keys():
+        del stamps.started[key]
+
+
+def warm_up(submit: Callable[[int], object], stamps: Stamps, scale: Scale) -> None:
+    """The latency scenario's unmeasured warm-up, before its measured loop.
+
+    Submits LATENCY_WARMUP_JOBS jobs as the measured ones are (``submit(key)``
+    one at a time, ``latency_gap_s`` apart), waits until all have started,
+    then forgets their stamps.
+    """
+    for key in warmup_keys():
+        submit(key)
+        time.sleep(scale.latency_gap_s)
+    wait_until(lambda: all(key in stamps.started for key in warmup_keys()), "warm-up jobs")
+    forget_warmup(stamps)
+
+
+async def warm_up_async(
+    submit: Callable[[int], Awaitable[object]],
+    stamps: Stamps,
+    scale: Scale,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> None:
+    """:func:`warm_up` in an event loop, pausing with ``sleep`` (see :func:`wait_until_async`)."""
+    for key in warmup_keys():
+        await submit(key)
+        await sleep(scale.latency_gap_s)
+    await wait_until_async(lambda: all(key in stamps.started for key in warmup_keys()),
+                           "warm-up jobs", sleep)
+    forget_warmup(stamps)
 
 
 def rss_mb() -> float:

@@ -36,6 +36,7 @@ from benchmarks.common import (
     rss_mb,
     run_peer,
     wait_until_async,
+    warm_up_async,
 )
 from boltq.job import JobSpec
 from boltq.processors import JobContext, register_processor
@@ -61,6 +62,8 @@ async def latency(store: Store, scale: Scale) -> dict[str, float]:
     async with open_supervisor(store, role=WORKERS_ONLY, num_workers=LATENCY_CONCURRENCY):
         await trio.sleep(IDLE_SETTLE_S)
         idle_rss = rss_mb()
+        await warm_up_async(lambda key: store.enqueue([JobSpec("mark", payload=key)]),
+                            stamps, scale, trio.sleep)
         for index in range(scale.latency_jobs):
             submitted[index] = time.perf_counter()
             await store.enqueue([JobSpec("mark", payload=index)])

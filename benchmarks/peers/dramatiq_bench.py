@@ -32,6 +32,7 @@ from benchmarks.common import (
     rss_mb,
     run_peer,
     wait_until,
+    warm_up,
 )
 
 
@@ -56,6 +57,7 @@ def latency(scale: Scale, figures: Figures) -> None:
     try:
         time.sleep(IDLE_SETTLE_S)
         figures.idle_rss_mb = rss_mb()
+        warm_up(actor.send, stamps, scale)
         submitted: dict[int, float] = {}
         for index in range(scale.latency_jobs):
             submitted[index] = time.perf_counter()

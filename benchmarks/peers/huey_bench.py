@@ -30,6 +30,7 @@ from benchmarks.common import (
     rss_mb,
     run_peer,
     wait_until,
+    warm_up,
 )
 
 
@@ -90,6 +91,7 @@ def measure(scale: Scale) -> Figures:
         with running_consumer(huey, LATENCY_CONCURRENCY):
             time.sleep(IDLE_SETTLE_S)
             figures.idle_rss_mb = rss_mb()
+            warm_up(mark, latency_stamps, scale)
             for index in range(scale.latency_jobs):
                 submitted[index] = time.perf_counter()
                 mark(index)

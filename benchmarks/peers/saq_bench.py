@@ -33,6 +33,7 @@ from benchmarks.common import (
     rss_mb,
     run_peer,
     wait_until_async,
+    warm_up_async,
 )
 
 BULK_CHUNK = 1000
@@ -91,6 +92,7 @@ async def latency(client: RedisQueue, scale: Scale) -> dict[str, float]:
     try:
         await asyncio.sleep(IDLE_SETTLE_S)
         idle_rss = rss_mb()
+        await warm_up_async(lambda key: client.enqueue("mark", index=key), stamps, scale)
         submitted: dict[int, float] = {}
         for index in range(scale.latency_jobs):
             submitted[index] = time.perf_counter()

@@ -33,6 +33,7 @@ from benchmarks.common import (
     rss_mb,
     run_peer,
     wait_until_async,
+    warm_up_async,
 )
 
 BULK_CHUNK = 1000
@@ -74,6 +75,7 @@ async def latency(client: Worker[Any], scale: Scale) -> dict[str, float]:
     async with running_worker(scale.redis_url, mark, "mark", LATENCY_CONCURRENCY):
         await anyio.sleep(IDLE_SETTLE_S)
         idle_rss = rss_mb()
+        await warm_up_async(submit.enqueue, stamps, scale, anyio.sleep)
         submitted: dict[int, float] = {}
         for index in range(scale.latency_jobs):
             submitted[index] = time.perf_counter()

@@ -57,6 +57,7 @@ from benchmarks.common import (  # noqa: E402
     rss_mb,
     run_peer,
     wait_until_async,
+    warm_up_async,
 )
 
 BULK_SUBMITTERS = 50
@@ -106,6 +107,7 @@ async def latency(scale: Scale, figures: Figures) -> None:
     try:
         await asyncio.sleep(IDLE_SETTLE_S)
         figures.idle_rss_mb = rss_mb()
+        await warm_up_async(mark.kiq, stamps, scale)
         submitted: dict[int, float] = {}
         for index in range(scale.latency_jobs):
             submitted[index] = time.perf_counter()
