@@ -73,6 +73,8 @@ async def fetcher(
                     # shielded, like the wait below: a reply lost to a
                     # cancellation would strand its jobs until their leases expire
                     if registered == 0 or trio.current_time() >= renew_at:
+                        # stays empty if the shield's deadline ends the call
+                        claimed: list[Claimed] = []
                         with _shielded(CLAIM_SHIELD_S):
                             asked = min(credit, CLAIM_BATCH_MAX)
                             claimed = await store.claim(worker_id, asked, waiter)
@@ -85,6 +87,7 @@ async def fetcher(
                     if registered > 0:
                         # the shield lasts until Redis answers (at most
                         # FETCH_BLOCK_S); shutdown ends it early with interrupt_wait
+                        handed: list[Claimed] = []
                         with _shielded(FETCH_BLOCK_S + CLAIM_SHIELD_S):
                             handed = await store.wait_for_work(FETCH_BLOCK_S, waiter)
                             deliver(handed)
