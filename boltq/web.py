@@ -19,6 +19,7 @@ from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 from werkzeug.routing import BaseConverter
 
+from boltq.coalesce import SubmissionCoalescer
 from boltq.constants import (
     HEARTBEAT_TIMEOUT_S,
     MAX_BATCH_BODY_BYTES,
@@ -213,6 +214,7 @@ def create_app(store: Store, *, default_max_attempts: int,
     metrics = metrics or new_metrics()
     metrics.watch(store)
     queue = store.keys.queue
+    submissions = SubmissionCoalescer(store)
 
     if tokens:
         @app.before_request
@@ -232,7 +234,7 @@ def create_app(store: Store, *, default_max_attempts: int,
     @app.post("/api/jobs")
     async def submit_job() -> Response:
         spec = parse_submission(await _read_json(), default_max_attempts=default_max_attempts)
-        (job_id,) = await store.enqueue([spec])
+        job_id = await submissions.enqueue(spec)
         metrics.of(metrics.submitted, queue, spec.type).inc()
         return json_response(202, {"job_id": job_id, "status": JobStatus.PENDING.value})
 
