@@ -225,28 +225,40 @@ class Store:
         now = self.clock.now_ms()
         k = self.keys
         p = self.policy
-        complete_req = fail_req = None
-        async with self.client.pipeline(transaction=False) as pipe:
-            if completions:
-                args: list[Any] = [now, now + _ms(p.job_status_ttl), p.events_maxlen]
-                for c in completions:
-                    args += [c.job_id, c.token, "" if c.result is None else dumps(c.result)]
-                complete_req = self._script("complete").queue(
-                    pipe, [k.jobs, k.active, k.leases, k.finished, k.events, k.stats], args)
-            if failures:
-                args = [now, p.events_maxlen, _ms(p.retry_backoff_base),
-                        _ms(p.retry_backoff_max)]
-                for f in failures:
-                    args += [f.job_id, f.token, f.error, self._rng.random()]
-                fail_req = self._script("fail").queue(
-                    pipe, [k.jobs, k.active, k.delayed, k.dead, k.events, k.stats, k.leases],
-                    args)
-        stale = list(await complete_req) if complete_req is not None else []
+        calls: list[tuple[TransitionScript, list[str], list[Any]]] = []
+        if completions:
+            args: list[Any] = [now, now + _ms(p.job_status_ttl), p.events_maxlen]
+            for c in completions:
+                args += [c.job_id, c.token, "" if c.result is None else dumps(c.result)]
+            calls.append((self._script("complete"),
+                          [k.jobs, k.active, k.leases, k.finished, k.events, k.stats], args))
+        if failures:
+            args = [now, p.events_maxlen, _ms(p.retry_backoff_base), _ms(p.retry_backoff_max)]
+            for f in failures:
+                args += [f.job_id, f.token, f.error, self._rng.random()]
+            calls.append((self._script("fail"),
+                          [k.jobs, k.active, k.delayed, k.dead, k.events, k.stats, k.leases],
+                          args))
+        replies = await self._in_one_round_trip(calls)
+        stale = list(replies.pop(0)) if completions else []
         dead: list[str] = []
-        if fail_req is not None:
-            failed_stale, dead = await fail_req
+        if failures:
+            failed_stale, dead = replies.pop(0)
             stale += failed_stale
         return AckResult(stale, list(dead))
+
+    async def _in_one_round_trip(
+            self, calls: Sequence[tuple[TransitionScript, list[str], list[Any]]]) -> list[Any]:
+        """Run script calls in one round trip, replies in order. A lone call
+        skips the pipeline, whose setup costs the client more than the call."""
+        if not calls:
+            return []
+        if len(calls) == 1:
+            script, keys, args = calls[0]
+            return [await script(keys, args)]
+        async with self.client.pipeline(transaction=False) as pipe:
+            requests = [script.queue(pipe, keys, args) for script, keys, args in calls]
+        return [await request for request in requests]
 
     async def renew(self, leases: Sequence[tuple[str, str]]) -> list[str]:
         """Extend every given lease in one call; return the ids no longer held."""
