@@ -5,7 +5,11 @@
     python -m benchmarks.run --short              # tiny sizes: proves the harness only
 
 Each queue runs in a process of its own (``benchmarks/peers/NAME_bench.py``)
-against the same Redis, one after another, on an emptied database. Without
+against the same Redis, one after another, on an emptied database. The whole
+round runs ``--repeat`` times (queues interleaved, so drift on the machine
+weighs on every queue alike), and each figure is the median of its rounds:
+a drain of 10,000 jobs lasts well under a second, and single rounds vary by
+a tenth or more. Without
 ``--redis`` a private ``redis-server`` is started on a free port and stopped
 at the end. The table shows each queue's figures and BoltQ's advantage over
 it (x > 1: BoltQ is better); the JSON holds the same and the machine.
@@ -19,6 +23,7 @@ import os
 import platform
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -116,6 +121,19 @@ def run_queue(name: str, url: str, args: argparse.Namespace) -> dict[str, Any]:
     return json.loads(lines[-1])
 
 
+def median_figures(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One queue's rounds as one result: each numeric figure's median; the
+    rest (version, method, notes) from the first round. A failed round fails it."""
+    for run in runs:
+        if "error" in run:
+            return run
+    merged = dict(runs[0])
+    for figure, _, _ in FIGURES:
+        values = [run[figure] for run in runs if run.get(figure) is not None]
+        merged[figure] = statistics.median(values) if values else None
+    return merged
+
+
 def advantage(boltq: float | None, peer: float | None, higher_is_better: bool) -> float | None:
     """How many times better BoltQ's figure is than the peer's (> 1: BoltQ wins)."""
     if not boltq or not peer:
@@ -182,9 +200,10 @@ def fmt(value: float | None) -> str:
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.2f}"
 
 
-def render(results: dict[str, dict[str, Any]], short: bool) -> str:
+def render(results: dict[str, dict[str, Any]], short: bool, repeat: int) -> str:
     names = list(results)
-    lines = ["figure".ljust(40) + "".join(n.rjust(12) for n in names) + "BullMQ*".rjust(12)]
+    lines = [f"median of {repeat} round(s) per figure", "",
+             "figure".ljust(40) + "".join(n.rjust(12) for n in names) + "BullMQ*".rjust(12)]
     for figure, unit, _ in FIGURES:
         row = f"{figure} ({unit})".ljust(40)
         row += "".join(fmt(results[n].get(figure)).rjust(12) for n in names)
@@ -227,31 +246,39 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=10_000)
     parser.add_argument("--latency-jobs", type=int, default=500)
     parser.add_argument("--latency-gap", type=float, default=0.005)
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="rounds; each figure is the median of its rounds (default 3)")
     parser.add_argument("--short", action="store_true",
-                        help="tiny sizes (jobs 200, latency jobs 20): proves the harness")
+                        help="tiny sizes (jobs 200, latency jobs 20, one round): proves "
+                             "the harness")
     parser.add_argument("--out", default="benchmarks/results/latest.json")
     args = parser.parse_args(argv)
     if args.short:
-        args.jobs, args.latency_jobs = 200, 20
+        args.jobs, args.latency_jobs, args.repeat = 200, 20, 1
+    if args.repeat < 1:
+        parser.error("--repeat: must be at least 1")
     names = [n.strip() for n in args.queues.split(",") if n.strip()]
     unknown = sorted(set(names) - set(QUEUES))
     if unknown:
         parser.error(f"--queues: unknown {', '.join(unknown)}; choose from {', '.join(QUEUES)}")
 
     with given_redis(args.redis) if args.redis else private_redis() as url:
-        results: dict[str, dict[str, Any]] = {}
-        for name in names:
-            print(f"running {name} ...", file=sys.stderr, flush=True)
-            results[name] = run_queue(name, url, args)
+        rounds: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+        for round_number in range(1, args.repeat + 1):
+            for name in names:
+                print(f"round {round_number}/{args.repeat}: running {name} ...",
+                      file=sys.stderr, flush=True)
+                rounds[name].append(run_queue(name, url, args))
         about = machine(url)
-    print(render(results, args.short))
+    results = {name: median_figures(runs) for name, runs in rounds.items()}
+    print(render(results, args.short, args.repeat))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({
         "machine": about,
         "scale": {"jobs": args.jobs, "latency_jobs": args.latency_jobs,
-                  "latency_gap_s": args.latency_gap},
-        "results": results, "boltq_advantage": ratios(results),
+                  "latency_gap_s": args.latency_gap, "rounds": args.repeat},
+        "results": results, "boltq_advantage": ratios(results), "rounds": rounds,
         "bullmq_published": BULLMQ_PUBLISHED,
         "targets": [{"target": t, "met": ok, "measured": d} for t, ok, d in targets(results)],
     }, indent=2) + "\n")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.run import FIGURES, QUEUES
+from benchmarks.run import FIGURES, QUEUES, median_figures
 
 ROOT = Path(__file__).resolve().parent.parent
 QUEUE_FIGURES = [name for name, _, _ in FIGURES if not name.startswith("http_")]
@@ -48,3 +48,14 @@ def test_an_unknown_queue_is_a_usage_error_not_a_traceback() -> None:
     assert done.returncode == 2
     assert "--queues: unknown celeryx" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_rounds_are_merged_figure_by_figure_into_their_medians() -> None:
+    rounds = [{"queue": "q", "version": "1", "drain_jobs_per_s": value,
+               "latency_p50_ms": latency, "idle_rss_mb": None}
+              for value, latency in ((100.0, 3.0), (300.0, 1.0), (200.0, 2.0))]
+    merged = median_figures(rounds)
+    assert (merged["drain_jobs_per_s"], merged["latency_p50_ms"]) == (200.0, 2.0)
+    assert merged["idle_rss_mb"] is None and merged["version"] == "1"
+    failed = {"queue": "q", "error": "exit 1: boom"}
+    assert median_figures([*rounds, failed]) == failed
