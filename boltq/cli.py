@@ -14,12 +14,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import attrs
-import httpx
 import trio
 
 from boltq import __version__
 from boltq.builtin_processors import register_builtin_processors
-from boltq.client import ApiError, Client, SyncClient
 from boltq.config import Settings, load_settings
 from boltq.constants import DEFAULT_QUEUE
 from boltq.errors import BoltQError, ConfigError
@@ -27,6 +25,7 @@ from boltq.logs import configure_logging
 from boltq.roles import BUILTIN_ROLES, RoleSpec, builtin_role, load_role_file
 
 if TYPE_CHECKING:
+    from boltq.client import SyncClient
     from boltq.store import StorePolicy
     from boltq.supervisor import Shutdown
 
@@ -76,6 +75,8 @@ def _api_url(given: str | None) -> str:
         if not port.isdigit() or not 0 < int(port) <= 65535:
             raise UsageError(f"API_PORT: expected a port number, got {port!r}")
         return f"http://127.0.0.1:{port}"
+    import httpx  # the client commands' HTTP stack stays out of `boltq run`
+
     try:
         url = httpx.URL(given)
     except httpx.InvalidURL as exc:
@@ -480,6 +481,8 @@ def _dead_letter(client: SyncClient, args: argparse.Namespace) -> int:
 
 async def _watch(url: str, token: str | None, args: argparse.Namespace) -> int:
     """Print events until SIGINT, which ends the watch normally."""
+    from boltq.client import Client
+
     colour = _use_colour()
     async with Client(url, token=token) as client:
         stream = client.events(job_id=args.job_ids, type=args.types, status=args.statuses,
@@ -515,6 +518,9 @@ def run_client_command(args: argparse.Namespace) -> int:
     """Run one client command; every failure a user can cause is one line on stderr."""
     # the event stream logs its reconnects; say them the way the CLI speaks
     logging.basicConfig(level=logging.WARNING, format="boltq: %(message)s")
+    # loaded here, not at the top: `boltq run` on a worker never needs httpx
+    from boltq.client import ApiError, SyncClient
+
     token = args.token or os.environ.get("BOLTQ_TOKEN") or None
     try:
         url = _api_url(args.url)

@@ -24,7 +24,6 @@ import attrs
 import trio
 
 from boltq.actors.acker import acker
-from boltq.actors.api import api
 from boltq.actors.fetcher import fetcher
 from boltq.actors.heartbeat import deregister, heartbeat, supervisor_info
 from boltq.actors.lease_keeper import lease_keeper
@@ -37,7 +36,6 @@ from boltq.inflight import InFlight, ProcessLoad
 from boltq.metrics import Metrics, new_metrics
 from boltq.roles import BUILTIN_ROLES, RoleSpec
 from boltq.store import UNREACHABLE_ERRORS, Claimed, Store
-from boltq.web import create_app, metrics_app
 
 log = logging.getLogger("boltq.supervisor")
 
@@ -242,6 +240,11 @@ async def run_supervisor(
     metrics_urls: tuple[str, ...] = ()
 
     async with trio.open_nursery() as services:
+        if role.runs("api") or settings.metrics_port is not None:
+            # the HTTP stack (quart, hypercorn, werkzeug: about 10 MB) is loaded
+            # only by processes that serve HTTP, not by plain worker processes
+            from boltq.actors.api import api
+            from boltq.web import create_app, metrics_app
         if role.runs("api"):
             hub = EventHub(stores[0])
             app = create_app(stores[0], default_max_attempts=settings.max_attempts, hub=hub,

@@ -139,3 +139,15 @@ async def test_boltq_check_passes_a_sound_queue_and_names_a_job_in_two_places(
     assert broken.returncode == 1
     assert f"{job_id}: status pending but found in dead, pending" in broken.stdout
     assert "stray: key the queue does not use" in broken.stdout
+
+
+def test_a_worker_process_on_real_redis_does_not_load_the_http_stack_or_the_embedded_store():
+    # what `boltq run --role worker` imports before it starts: the supervisor,
+    # the store and the processors; the rest costs about 25 MB per process
+    probe = ("import sys, boltq, boltq.cli, boltq.supervisor, boltq.store, boltq.testing; "
+             "print(' '.join(sorted({m.split('.')[0] for m in sys.modules} & "
+             "{'quart', 'hypercorn', 'werkzeug', 'fakeredis', 'lupa', 'httpx', "
+             "'trio_websocket'})))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          timeout=60, check=True)
+    assert done.stdout.strip() == ""

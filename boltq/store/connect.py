@@ -13,7 +13,6 @@ import coredis.exceptions
 from boltq.clock import Clock, SystemClock
 from boltq.constants import DEFAULT_QUEUE
 from boltq.errors import StoreUnavailableError
-from boltq.store.embedded import embedded_redis
 from boltq.store.redis_store import Store, StorePolicy
 
 log = logging.getLogger("boltq.store")
@@ -52,6 +51,9 @@ async def open_store(
     with ExitStack() as stack:
         embedded = redis_url is None
         if embedded:
+            # fakeredis and lupa (about 20 MB) are loaded only for the embedded store
+            from boltq.store.embedded import embedded_redis
+
             redis_url = stack.enter_context(embedded_redis())
             log.warning("no REDIS_ADDR or REDIS_URL set: using the embedded in-memory store "
                         "(single process, jobs are gone at exit)")
