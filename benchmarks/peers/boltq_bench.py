@@ -21,7 +21,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import httpx
 import trio
 
 from benchmarks.common import (
@@ -105,6 +104,7 @@ def free_port() -> int:
 @contextmanager
 def api_process(redis_url: str) -> Iterator[str]:
     """A real ``boltq run --role api`` on a free port; yields its base URL."""
+    import httpx  # the harness's own client: loaded after the RSS readings, not before
     port = free_port()
     env = {**os.environ, "REDIS_URL": redis_url, "API_PORT": str(port),
            "LOG_LEVEL": "warning", "API_TOKENS": ""}
@@ -131,6 +131,7 @@ def api_process(redis_url: str) -> Iterator[str]:
 
 async def http_batch(base: str, scale: Scale) -> float:
     """Jobs per second through ``POST /api/jobs/batch``, 1,000 jobs a request."""
+    import httpx
     async with httpx.AsyncClient(base_url=base, timeout=60) as client:
         body = {"jobs": [{"type": "noop"}] * BULK_CHUNK}
         batches = max(1, scale.jobs // BULK_CHUNK)
@@ -162,6 +163,7 @@ def http_single_wrk(base: str, seconds: int) -> float:
 
 async def http_single_httpx(base: str, scale: Scale) -> float:
     """The same with an in-process client: a floor, since the client's cost counts."""
+    import httpx
     limits = httpx.Limits(max_connections=HTTP_CONNECTIONS)
     async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
         singles = min(scale.jobs, HTTP_SINGLE_POSTS)
