@@ -321,3 +321,13 @@ async def test_interrupting_a_wait_ends_it_with_nothing_handed(store, clock):
         assert await store.wait_for_work(5, waiter="f1") == []
         assert time.monotonic() - began < 4, "ended by the interrupt, not by the timeout"
     assert await store.stop_waiting("f1") == []
+
+
+async def test_a_redis_that_lost_its_scripts_gets_them_again_on_the_next_call(store, clock):
+    (first,) = await store.enqueue([JobSpec("test")])
+    await store.client.script_flush()  # as after a Redis restart without persistence
+    (second,) = await store.enqueue([JobSpec("test")])
+    claimed = await store.claim("w", 5)
+    assert [c.job.id for c in claimed] == [first, second]
+    assert (await store.ack([Completion(c.job.id, c.token) for c in claimed], [])).stale == []
+    await assert_invariant(store)

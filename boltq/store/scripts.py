@@ -14,6 +14,7 @@ from typing import Any
 import attrs
 import coredis
 from coredis.commands.script import Script
+from coredis.exceptions import NoScriptError
 
 _INCLUDE = re.compile(r'^--- @include "([a-z_]+)"$', re.MULTILINE)
 _NAME = re.compile(r"^(?P<name>[a-z_]+)-(?P<keys>\d+)\.lua$")
@@ -38,11 +39,23 @@ class TransitionScript:
     key_count: int
     script: Script[str]
 
-    async def __call__(self, keys: list[str], args: list[Any],
-                       client: Any = None) -> Any:
+    async def __call__(self, keys: list[str], args: list[Any]) -> Any:
+        """EVALSHA straight on the client, skipping the retry and transform
+        layers ``Script.__call__`` builds per call: on the job path they cost
+        about a tenth of a single call's client time.
+
+        A Redis that lost its scripts (restarted, or SCRIPT FLUSH) answers
+        NOSCRIPT; the script is loaded again and the call made once more.
+        """
         if len(keys) != self.key_count:
             raise ValueError(f"{self.name} takes {self.key_count} keys, got {len(keys)}")
-        return await self.script(keys=keys, args=args, client=client)
+        client = self.script.registered_client
+        assert client is not None, "scripts are registered on a client"
+        try:
+            return await client.evalsha(self.script.sha, keys=keys, args=args)
+        except NoScriptError:
+            await client.script_load(self.script.script)
+            return await client.evalsha(self.script.sha, keys=keys, args=args)
 
     def queue(self, pipe: Any, keys: list[str], args: list[Any]) -> Any:
         """Add the call to a pipeline; await the result after it executes."""
