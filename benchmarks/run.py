@@ -9,10 +9,10 @@ against the same Redis, one after another, on an emptied database. The whole
 round runs ``--repeat`` times (queues interleaved, so drift on the machine
 weighs on every queue alike), and each figure is the median of its rounds:
 a drain of 10,000 jobs lasts well under a second, and single rounds vary by
-a tenth or more. Without
-``--redis`` a private ``redis-server`` is started on a free port and stopped
-at the end. The table shows each queue's figures and BoltQ's advantage over
-it (x > 1: BoltQ is better); the JSON holds the same and the machine.
+a tenth or more. Without ``--redis`` a private ``redis-server`` is started
+on a free port and stopped at the end. The table shows each queue's figures
+and BoltQ's advantage over it (x > 1: BoltQ is better); the JSON holds the
+same, every round, and the machine.
 """
 
 from __future__ import annotations

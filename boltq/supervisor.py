@@ -240,12 +240,12 @@ async def run_supervisor(
     metrics_urls: tuple[str, ...] = ()
 
     async with trio.open_nursery() as services:
-        if role.runs("api") or settings.metrics_port is not None:
-            # the HTTP stack (quart, hypercorn, werkzeug: about 10 MB) is loaded
-            # only by processes that serve HTTP, not by plain worker processes
-            from boltq.actors.api import api
-            from boltq.web import create_app, metrics_app
+        # the HTTP stack (quart, hypercorn, werkzeug: about 10 MB) is imported
+        # only by processes that serve HTTP, not by plain worker processes
         if role.runs("api"):
+            from boltq.actors.api import api
+            from boltq.web import create_app
+
             hub = EventHub(stores[0])
             app = create_app(stores[0], default_max_attempts=settings.max_attempts, hub=hub,
                              tokens=settings.api_tokens, metrics=metrics)
@@ -255,6 +255,9 @@ async def run_supervisor(
             urls = tuple(await services.start(restarts, "api", lambda st: api(
                 app, settings.api_host, settings.api_port, hub, task_status=st)))
         if settings.metrics_port is not None:
+            from boltq.actors.api import api
+            from boltq.web import metrics_app
+
             listener = metrics_app(metrics)
             for each in stores:
                 metrics.watch(each)
