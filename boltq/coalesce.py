@@ -74,7 +74,7 @@ class SubmissionCoalescer:
         job_ids: list[str] | None = None
         error: BaseException = TimeoutError(
             f"no answer from Redis within {ENQUEUE_SHIELD_S:g}s")
-        with trio.CancelScope(shield=True, deadline=trio.current_time() + ENQUEUE_SHIELD_S):
+        with trio.move_on_after(ENQUEUE_SHIELD_S, shield=True):
             try:
                 job_ids = await self.store.enqueue([s.spec for s in batch])
             except Exception as exc:

@@ -19,10 +19,6 @@ log = logging.getLogger("boltq.fetcher")
 CLAIM_SHIELD_S = 10.0
 
 
-def _shielded(seconds: float) -> trio.CancelScope:
-    return trio.CancelScope(shield=True, deadline=trio.current_time() + seconds)
-
-
 async def fetcher(
     store: Store,
     worker_id: str,
@@ -75,7 +71,7 @@ async def fetcher(
                     if registered == 0 or trio.current_time() >= renew_at:
                         # stays empty if the shield's deadline ends the call
                         claimed: list[Claimed] = []
-                        with _shielded(CLAIM_SHIELD_S):
+                        with trio.move_on_after(CLAIM_SHIELD_S, shield=True):
                             asked = min(credit, CLAIM_BATCH_MAX)
                             claimed = await store.claim(worker_id, asked, waiter)
                             deliver(claimed)
@@ -88,7 +84,7 @@ async def fetcher(
                         # the shield lasts until Redis answers (at most
                         # FETCH_BLOCK_S); shutdown ends it early with interrupt_wait
                         handed: list[Claimed] = []
-                        with _shielded(FETCH_BLOCK_S + CLAIM_SHIELD_S):
+                        with trio.move_on_after(FETCH_BLOCK_S + CLAIM_SHIELD_S, shield=True):
                             handed = await store.wait_for_work(FETCH_BLOCK_S, waiter)
                             deliver(handed)
                         credit -= len(handed)
@@ -123,7 +119,7 @@ async def _let_workers_start() -> None:
 
 async def _stop_waiting(store: Store, waiter: str) -> None:
     """Unregister, and put back jobs handed to us that no worker took."""
-    with _shielded(CLAIM_SHIELD_S):
+    with trio.move_on_after(CLAIM_SHIELD_S, shield=True):
         try:
             leftovers = await store.stop_waiting(waiter)
             if leftovers:
